@@ -1,0 +1,82 @@
+// Builds the single executable file dist/userns-netns: our code, execa and koffi in one
+// CommonJS file, with koffi's linux-x64 native addon embedded (gzip+base64) and the licence
+// texts of everything bundled appended at the end.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'dist');
+const outFile = join(outDir, 'userns-netns');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+const addonPath = join(root, 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node');
+const addon = readFileSync(addonPath);
+const addonSha = createHash('sha256').update(addon).digest('hex');
+
+/** koffi: take its CommonJS entry, and replace its prebuilt-binary packages by our embedded loader. */
+const koffiPlugin = {
+  name: 'koffi-embedded',
+  setup(b) {
+    b.onResolve({ filter: /^koffi$/ }, () => ({ path: join(root, 'node_modules/koffi/index.cjs') }));
+    b.onResolve({ filter: /^@koromix\/koffi-/ }, (args) => ({
+      path: args.path,
+      namespace: args.path === '@koromix/koffi-linux-x64' ? 'koffi-native' : 'koffi-absent',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'koffi-absent' }, () => ({
+      contents: 'throw new Error("this koffi platform is not bundled");',
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'koffi-native' }, () => ({
+      contents:
+        `const { loadEmbeddedAddon } = require(${JSON.stringify(join(root, 'src/sys/native-addon.ts'))});\n` +
+        `module.exports = loadEmbeddedAddon(${JSON.stringify(gzipSync(addon, { level: 9 }).toString('base64'))}, ` +
+        `${JSON.stringify(addonSha)}, ${addon.length});\n`,
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
+
+mkdirSync(outDir, { recursive: true });
+const result = await build({
+  entryPoints: [join(root, 'plugins/userns-netns/main.ts')],
+  outfile: outFile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none', // full licence texts are appended below instead
+  banner: { js: '#!/usr/bin/env node' },
+  define: { __PLUGIN_VERSION__: JSON.stringify(pkg.version) },
+  plugins: [koffiPlugin],
+  metafile: true,
+  logLevel: 'warning',
+});
+
+// Licence texts of every package that ended up in the bundle.
+const packages = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (m) packages.add(m[1]);
+}
+packages.add('@koromix/koffi-linux-x64');
+let licences = '';
+for (const name of [...packages].sort()) {
+  const dir = join(root, 'node_modules', name);
+  const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));
+  const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+  const text = file ? readFileSync(join(dir, file), 'utf8') : '(no licence file shipped in the package)';
+  licences += `\n---- ${name}@${version} ----\n${text.replace(/\*\//g, '* /')}\n`;
+}
+const bundled = readFileSync(outFile, 'utf8');
+writeFileSync(outFile, `${bundled}\n/* Third-party licences of the code bundled in this file:\n${licences}*/\n`);
+chmodSync(outFile, 0o755);
+writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n'); // dist/ sits under our ESM package.json
+const size = readFileSync(outFile).length;
+console.log(`build: ${outFile} (${(size / 1024).toFixed(0)} KiB, ${packages.size} bundled packages, addon sha256 ${addonSha.slice(0, 12)})`);
+if (!existsSync(outFile)) process.exit(1);

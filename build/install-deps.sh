@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything the plugin's build and tests need on a fresh Debian bookworm, as root:
+# the real CNI plugins (bridge, host-local, portmap), iproute2, util-linux (nsenter, unshare),
+# runc, containerd and busybox-static for the runtime end-to-end tests, then npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(containernetworking-plugins iproute2 util-linux runc containerd busybox-static iputils-ping procps)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Never --omit=optional: koffi's native binary is an optional dependency.
+npm ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,24 @@
+// One parsed, typed invocation: the environment and the configuration, validated once.
+import type { PluginConfig } from '../config/netconf';
+import { loadNetConf } from '../config/netconf';
+import type { CniEnv, Command } from './env';
+import { parseEnv } from './env';
+import { parseJsonObject, readStdin } from './stdin';
+
+export interface Invocation {
+  command: Exclude<Command, 'VERSION'>;
+  env: CniEnv;
+  conf: PluginConfig;
+}
+
+export function parseInvocation(
+  command: Exclude<Command, 'VERSION'>,
+  processEnv: NodeJS.ProcessEnv,
+  stdin: Buffer = readStdin(),
+): Invocation {
+  // Environment first: a missing variable is the runtime's bug and says so before any config issue.
+  const env = parseEnv(processEnv, command);
+  const doc = parseJsonObject(stdin);
+  const conf = loadNetConf(doc, command);
+  return { command, env, conf };
+}

@@ -1,0 +1,47 @@
+// Reads the network configuration from stdin: fully, synchronously (the plugin does nothing
+// else meanwhile), and never more than a limit, so a runaway writer cannot balloon our memory.
+import { readSync } from 'node:fs';
+import { CniError, ErrorCode } from './errors';
+
+export const STDIN_LIMIT = 1024 * 1024;
+
+export function readStdin(fd = 0, limit = STDIN_LIMIT): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue; // a non-blocking pipe: wait for the writer
+      if (code === 'EOF') break;
+      throw new CniError(ErrorCode.IoFailure, `reading the network configuration from stdin failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > limit) {
+      throw new CniError(
+        ErrorCode.DecodeFailure,
+        `the network configuration on stdin is larger than ${limit} bytes`,
+      );
+    }
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Parses the stdin bytes as one JSON object (code 6 otherwise). */
+export function parseJsonObject(bytes: Buffer, what = 'network configuration'): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new CniError(ErrorCode.DecodeFailure, `${what} on stdin is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new CniError(ErrorCode.DecodeFailure, `${what} on stdin must be a JSON object`);
+  }
+  return doc as Record<string, unknown>;
+}

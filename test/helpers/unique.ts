@@ -1,0 +1,9 @@
+// Unique names per test run and per test, so parallel runs and leftovers never collide.
+let counter = 0;
+const run = `${process.pid.toString(36)}${Date.now().toString(36).slice(-3)}`;
+
+/** A short unique name (fits in 15-char interface names with a 3-char prefix). */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}${run}${counter.toString(36)}`.slice(0, 15);
+}
