@@ -1,0 +1,173 @@
+// One JSON file per attachment, under <dataDir>/records/, plus per-attachment lock files
+// under <dataDir>/locks/. The store knows nothing about what a record contains: the
+// caller passes a type guard, and everything that does not parse or does not pass it
+// comes back as a CorruptRecord instead of an exception, because DEL must treat a
+// damaged record as "missing, clean up what we can" rather than fail forever.
+//
+// Layout (dirs 0700, files 0600, all owned by root):
+//   <dataDir>/records/<network>+<containerId>+<ifname>.json
+//   <dataDir>/locks/<network>+<containerId>+<ifname>.lock
+// Separate subdirectories so other state (allocations, caches) can live in dataDir
+// without list() mistaking it for records, and so lock files, which outlive records
+// briefly, never look like records.
+import path from 'node:path';
+import fs from 'node:fs';
+import { CniError, ErrorCode } from '../cni/errors';
+import {
+  checkPrivateDir,
+  ensurePrivateDir,
+  isTempName,
+  readFileNoFollow,
+  removeFileDurable,
+  writeFileAtomic,
+} from './atomic-file';
+import { type LockHandle, type LockOptions, withLock } from './lock';
+import { type AttachmentKey, fileNameToKey, keyToFileName } from './names';
+
+export type { AttachmentKey } from './names';
+
+/** A record file that exists but cannot be used. `error` says why, for logs and errors. */
+export class CorruptRecord {
+  readonly corrupt = true as const;
+  constructor(readonly file: string, readonly error: string) {}
+}
+
+export function isCorrupt(x: unknown): x is CorruptRecord {
+  return x instanceof CorruptRecord;
+}
+
+export interface ListEntry<T> {
+  key: AttachmentKey;
+  record: T | CorruptRecord;
+}
+
+export interface RecordStoreOptions<T> {
+  /** Shape check for records read back (and written, to catch our own bugs early). */
+  validate?: (x: unknown) => x is T;
+}
+
+const RECORD_SUFFIX = '.json';
+const LOCK_SUFFIX = '.lock';
+
+export class RecordStore<T> {
+  readonly recordsDir: string;
+  readonly locksDir: string;
+  readonly #validate: ((x: unknown) => x is T) | undefined;
+  // Directory checks done once per store: a plugin run makes a handful of calls, and the
+  // directories are root-only, so re-checking each time buys nothing.
+  #recordsReady = false;
+  #locksReady = false;
+
+  constructor(readonly dataDir: string, opts: RecordStoreOptions<T> = {}) {
+    this.recordsDir = path.join(dataDir, 'records');
+    this.locksDir = path.join(dataDir, 'locks');
+    this.#validate = opts.validate;
+  }
+
+  /** Absolute path of the record file for `key` (for messages and tests). */
+  fileFor(key: AttachmentKey): string {
+    return path.join(this.recordsDir, keyToFileName(key));
+  }
+
+  /** Writes (or replaces) the record durably: once put() returns, it survives a power cut. */
+  put(key: AttachmentKey, record: T): void {
+    const name = keyToFileName(key);
+    if (this.#validate && !this.#validate(record)) {
+      throw new CniError(ErrorCode.Internal, `refusing to store a record that fails validation for ${name}`);
+    }
+    if (!this.#recordsReady) {
+      this.#ensureDataDir();
+      ensurePrivateDir(this.recordsDir);
+      this.#recordsReady = true;
+    }
+    writeFileAtomic(this.recordsDir, name, `${JSON.stringify(record)}\n`);
+  }
+
+  /** The record, undefined when there is none, or a CorruptRecord. I/O errors still throw. */
+  get(key: AttachmentKey): T | undefined | CorruptRecord {
+    const name = keyToFileName(key);
+    if (!this.#recordsDirExists()) return undefined;
+    return this.#read(name);
+  }
+
+  /** Removes the record durably. false when there was none. */
+  delete(key: AttachmentKey): boolean {
+    const name = keyToFileName(key);
+    if (!this.#recordsDirExists()) return false;
+    return removeFileDurable(this.recordsDir, name);
+  }
+
+  /** Every record in the store, corrupt ones included. Temp and foreign files are skipped. */
+  list(): ListEntry<T>[] {
+    if (!this.#recordsDirExists()) return [];
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.recordsDir);
+    } catch (err) {
+      throw new CniError(ErrorCode.IoFailure, `cannot list ${this.recordsDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    const out: ListEntry<T>[] = [];
+    for (const name of names.sort()) {
+      if (isTempName(name)) continue;
+      const key = fileNameToKey(name);
+      if (!key) continue;
+      const record = this.#read(name);
+      if (record !== undefined) out.push({ key, record }); // undefined: removed meanwhile
+    }
+    return out;
+  }
+
+  /** Lock file path for `key`; creates the locks directory on first use. */
+  lockFor(key: AttachmentKey): string {
+    const name = keyToFileName(key).slice(0, -RECORD_SUFFIX.length) + LOCK_SUFFIX;
+    if (!this.#locksReady) {
+      this.#ensureDataDir();
+      ensurePrivateDir(this.locksDir);
+      this.#locksReady = true;
+    }
+    return path.join(this.locksDir, name);
+  }
+
+  /** withLock() on this attachment's lock file. */
+  withLock<R>(key: AttachmentKey, opts: LockOptions, fn: (lock: LockHandle) => Promise<R> | R): Promise<R> {
+    return withLock(this.lockFor(key), opts, fn);
+  }
+
+  // The data dir itself is checked, not only our subdirectories: ensurePrivateDir trusts
+  // pre-existing ancestors, and a data dir replaced by a symlink must not redirect us.
+  #ensureDataDir(): void {
+    ensurePrivateDir(this.dataDir);
+  }
+
+  #recordsDirExists(): boolean {
+    if (this.#recordsReady) return true;
+    // Refuses a symlinked/foreign/writable directory even for reads: a record read from a
+    // directory someone else controls would steer DEL into deleting the wrong things.
+    this.#recordsReady = checkPrivateDir(this.dataDir) && checkPrivateDir(this.recordsDir);
+    return this.#recordsReady;
+  }
+
+  #read(name: string): T | undefined | CorruptRecord {
+    const file = path.join(this.recordsDir, name);
+    let buf: Buffer | undefined;
+    try {
+      buf = readFileNoFollow(file);
+    } catch (err) {
+      // A symlink or a non-regular file where a record belongs: unusable, not fatal.
+      // DEL will delete() it, and unlink removes the link, never its target.
+      if (err instanceof CniError && err.code === ErrorCode.StateFailure) return new CorruptRecord(file, err.message);
+      throw err;
+    }
+    if (buf === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(buf.toString('utf8'));
+    } catch (err) {
+      return new CorruptRecord(file, `not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (this.#validate ? !this.#validate(parsed) : typeof parsed !== 'object' || parsed === null) {
+      return new CorruptRecord(file, 'does not have the shape of a record');
+    }
+    return parsed as T;
+  }
+}
