@@ -1,0 +1,143 @@
+// Running one delegate for one CNI verb and turning its answer into a result or a
+// CniError, like Go's invoke.ExecPluginWithResult / pluginErr. The delegate's own error
+// code and message pass through unchanged (spec); `details` says which delegate spoke.
+import { basename } from 'node:path';
+import { CniError, ErrorCode, show } from '../cni/errors';
+import { type DelegateCommand, type DelegateEnv, delegateEnv } from './env';
+import { type RawRun, runPlugin } from './exec';
+import { injectRuntimeConfig } from './prepare';
+
+export interface DelegateLogEntry {
+  delegate: string;
+  command: DelegateCommand;
+  binary: string;
+  exitCode: number | undefined;
+  durationMs: number;
+  /** Everything the delegate wrote to stderr (Go plugins log there). */
+  stderr: string;
+}
+
+export interface InvokeOptions {
+  binary: string;
+  command: Exclude<DelegateCommand, 'VERSION'>;
+  netconf: Record<string, unknown>;
+  env: DelegateEnv;
+  timeoutMs?: number;
+  /** Receives every run, successful or not; never our stdout. */
+  log?: (entry: DelegateLogEntry) => void;
+}
+
+/** Failure facts kept as the CniError's `cause`, for logs and the record. */
+export interface DelegateFailure {
+  delegate: string;
+  command: string;
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+function label(netconf: Record<string, unknown>, binary: string): string {
+  return typeof netconf.type === 'string' && netconf.type !== '' ? netconf.type : basename(binary);
+}
+
+function clip(s: string, max = 400): string {
+  const t = s.trim();
+  return t.length > max ? `${t.slice(0, max - 3)}...` : t;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The CniError for a delegate that exited non-zero (or never ran, or timed out). */
+export function delegateError(name: string, command: string, run: RawRun, timeoutMs?: number): CniError {
+  const cause: DelegateFailure = {
+    delegate: name,
+    command,
+    exitCode: run.exitCode,
+    signal: run.signal,
+    stdout: run.stdout,
+    stderr: run.stderr,
+  };
+  const where = `delegate "${name}" (${command})`;
+  const withDetails = (theirs: unknown): string =>
+    typeof theirs === 'string' && theirs !== '' ? `${where}: ${theirs}` : where;
+
+  if (run.spawnError !== undefined) {
+    return new CniError(ErrorCode.Internal, `failed to run plugin "${name}": ${run.spawnError}`, {
+      details: where,
+      cause,
+    });
+  }
+  if (run.timedOut) {
+    return new CniError(ErrorCode.Internal, `plugin "${name}" timed out after ${timeoutMs} ms`, {
+      details: withDetails(clip(run.stderr)),
+      cause,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = run.stdout.trim() === '' ? undefined : JSON.parse(run.stdout);
+  } catch {
+    doc = undefined;
+  }
+  if (isObject(doc) && typeof doc.msg === 'string') {
+    // The delegate's own code passes through; a missing/bogus code still needs a non-zero one.
+    const code = Number.isInteger(doc.code) && (doc.code as number) > 0 ? (doc.code as number) : ErrorCode.Internal;
+    return new CniError(code, doc.msg, { details: withDetails(doc.details), cause });
+  }
+  const how = run.signal ? `killed by ${run.signal}` : `exit status ${run.exitCode}`;
+  const said =
+    run.stdout.trim() !== ''
+      ? `, unparseable error output ${show(clip(run.stdout, 200))}`
+      : run.stderr.trim() !== ''
+        ? `: ${clip(run.stderr, 200)}`
+        : ' with no error message';
+  return new CniError(ErrorCode.Internal, `plugin "${name}" failed (${how})${said}`, {
+    details: where,
+    cause,
+  });
+}
+
+/**
+ * Run a delegate. Returns its parsed result for ADD; for the other verbs whatever JSON
+ * object it printed (usually nothing: undefined). Throws CniError on failure.
+ */
+export async function invokeDelegate(opts: InvokeOptions): Promise<Record<string, unknown> | undefined> {
+  const name = label(opts.netconf, opts.binary);
+  const conf = opts.env.capArgs ? injectRuntimeConfig(opts.netconf, opts.env.capArgs) : opts.netconf;
+  const env = delegateEnv(opts.command, opts.env);
+  const run = await runPlugin(opts.binary, env, JSON.stringify(conf), opts.timeoutMs);
+  opts.log?.({
+    delegate: name,
+    command: opts.command,
+    binary: opts.binary,
+    exitCode: run.exitCode,
+    durationMs: run.durationMs,
+    stderr: run.stderr,
+  });
+  if (run.exitCode !== 0) throw delegateError(name, opts.command, run, opts.timeoutMs);
+
+  const out = run.stdout.trim();
+  let doc: unknown;
+  try {
+    doc = out === '' ? undefined : JSON.parse(out);
+  } catch {
+    doc = Symbol.for('unparseable');
+  }
+  if (opts.command !== 'ADD') {
+    // Go's DelegateDel/Check ignore stdout; so do we unless it is a JSON object.
+    return isObject(doc) ? doc : undefined;
+  }
+  if (!isObject(doc)) {
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      out === ''
+        ? `plugin "${name}" printed no result for ADD`
+        : `plugin "${name}" printed a result that is not a JSON object: ${show(clip(out, 200))}`,
+      { details: `delegate "${name}" (ADD)` },
+    );
+  }
+  return doc;
+}

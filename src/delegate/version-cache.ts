@@ -1,0 +1,121 @@
+// On-disk cache of delegates' VERSION answers: a probe costs a process start (~1-3 ms for
+// a Go plugin, far more under load), the answer only changes when the binary does.
+// One small JSON file per binary (file name = hash of its path), keyed by the binary's
+// identity: path, dev, ino, size, mtime and ctime in ns (ctime cannot be set back by
+// `touch`/`cp -p`, so a replaced binary with a copied mtime still misses).
+// Concurrency: writers write a private temp file and rename() it over the entry, so a
+// reader sees either the old or the new complete file; a lost race costs one extra probe.
+// Anything odd (corrupt JSON, wrong owner, a symlink, a group-writable dir) is a miss.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+export interface BinaryIdentity {
+  path: string;
+  dev: string;
+  ino: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+interface CacheEntry extends BinaryIdentity {
+  versions: string[];
+}
+
+const FORMAT = 1;
+
+export function binaryIdentity(path: string): BinaryIdentity | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return {
+      path,
+      dev: String(st.dev),
+      ino: String(st.ino),
+      size: String(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function sameIdentity(a: BinaryIdentity, b: BinaryIdentity): boolean {
+  return (
+    a.path === b.path &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs
+  );
+}
+
+function entryFile(cacheDir: string, binary: string): string {
+  const h = createHash('sha256').update(binary).digest('hex').slice(0, 32);
+  return join(cacheDir, `version-${h}.json`);
+}
+
+const uid = (): number => process.getuid?.() ?? 0;
+
+/**
+ * Create the cache dir (0700) if needed; true only when it is a real directory of ours
+ * that nobody else can write. An untrusted dir is simply not used.
+ */
+export function cacheDirUsable(cacheDir: string): boolean {
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(cacheDir);
+    return st.isDirectory() && st.uid === uid() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+export function readCachedVersions(cacheDir: string, id: BinaryIdentity): string[] | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(entryFile(cacheDir, id.path), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== uid() || (st.mode & 0o022) !== 0) return undefined;
+    const doc = JSON.parse(readFileSync(fd, 'utf8')) as Partial<CacheEntry> & { format?: number };
+    if (doc.format !== FORMAT) return undefined;
+    if (!Array.isArray(doc.versions) || !doc.versions.every((v) => typeof v === 'string')) return undefined;
+    if (!sameIdentity(doc as BinaryIdentity, id)) return undefined;
+    return doc.versions;
+  } catch {
+    return undefined; // missing, unreadable or corrupt: a miss, never an error
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Best effort: a cache that cannot be written only costs a probe next time. */
+export function writeCachedVersions(cacheDir: string, id: BinaryIdentity, versions: string[]): void {
+  const file = entryFile(cacheDir, id.path);
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    // No fsync: losing a cache entry to a power cut is harmless.
+    writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...id, versions }), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created */
+    }
+  }
+}
