@@ -47,7 +47,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   } catch (err) {
     const e: CniError = asCniError(err);
     writeDocument(e.toJSON(answerVersion(stdin)));
-    if (e.code === 999 && err instanceof Error) process.stderr.write(`${err.stack ?? err.message}\n`);
+    if (!(err instanceof CniError) && err instanceof Error) process.stderr.write(`${err.stack ?? err.message}\n`);
     return 1;
   }
 }

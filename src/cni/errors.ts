@@ -18,6 +18,7 @@ export const ErrorCode = {
   StateFailure: 102,
   MappingInvalid: 103,
   PoolExhausted: 104,
+  AttachmentExists: 105,
   Internal: 999,
 } as const;
 

@@ -1,6 +1,22 @@
-import { CniError, ErrorCode } from '../cni/errors';
+// DEL: works from the record alone. Already gone, never added, repeated, empty CNI_NETNS,
+// pin unmounted by hand: all succeed. A failed step keeps the record for the next DEL or GC.
 import type { Invocation } from '../cni/invocation';
+import { msSinceProcessStart } from '../log/logger';
+import { attachmentContext } from '../attachment/context';
+import { clearLeftover } from '../attachment/leftover';
 
-export async function cmdDel(_inv: Invocation): Promise<unknown> {
-  throw new CniError(ErrorCode.Internal, 'del: not implemented yet');
+export async function cmdDel(inv: Invocation): Promise<undefined> {
+  const ctx = attachmentContext(inv);
+  ctx.log.info('start', { startupMs: msSinceProcessStart() });
+  await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
+    const rec = ctx.store.get(ctx.key);
+    if (rec === undefined) {
+      ctx.log.info('no-record');
+      return;
+    }
+    await clearLeftover(ctx, rec);
+    lock.removeOnRelease();
+  });
+  ctx.log.info('done', { totalMs: msSinceProcessStart() });
+  return undefined;
 }

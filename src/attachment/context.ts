@@ -1,0 +1,45 @@
+// Everything a verb needs about one attachment, set up once per call.
+import { join } from 'node:path';
+import type { Invocation } from '../cni/invocation';
+import type { AttachmentRecord } from '../generated/types';
+import { validateAttachmentRecord } from '../generated/validators';
+import { createLogger, type Logger } from '../log/logger';
+import { RecordStore, type AttachmentKey } from '../state/record-store';
+
+export interface AttachmentContext {
+  inv: Invocation;
+  key: AttachmentKey;
+  store: RecordStore<AttachmentRecord>;
+  log: Logger;
+  /** Root-only directory for cached delegate VERSION answers. */
+  versionCacheDir: string;
+  cniPath: string;
+}
+
+export function isRecord(x: unknown): x is AttachmentRecord {
+  return validateAttachmentRecord(x);
+}
+
+export function openStore(dataDir: string): RecordStore<AttachmentRecord> {
+  return new RecordStore<AttachmentRecord>(dataDir, { validate: isRecord });
+}
+
+export function attachmentContext(inv: Invocation, log?: Logger): AttachmentContext {
+  const key = { network: inv.conf.name, containerId: inv.env.containerId!, ifname: inv.env.ifname! };
+  const logger = log ?? createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: inv.command });
+  logger.bind({ network: key.network, containerId: key.containerId, ifname: key.ifname });
+  return {
+    inv,
+    key,
+    store: openStore(inv.conf.dataDir),
+    log: logger,
+    versionCacheDir: join(inv.conf.dataDir, 'version-cache'),
+    cniPath: inv.env.path.join(':'),
+  };
+}
+
+/** Writes the record with a fresh updatedAt: every call is one durable journal step. */
+export function saveRecord(ctx: AttachmentContext, rec: AttachmentRecord): void {
+  rec.updatedAt = new Date().toISOString();
+  ctx.store.put(ctx.key, rec);
+}

@@ -1,0 +1,27 @@
+// Failpoints for crash tests: named points between the steps of ADD, armed through ONE
+// test-only variable, USERNS_NETNS_FAILPOINTS="name=action[,name=action]" with action
+// "fail" (throw) or "kill" (SIGKILL ourselves). Inert unless set.
+import { CniError, ErrorCode } from '../cni/errors';
+
+const VAR = 'USERNS_NETNS_FAILPOINTS';
+let armed: Map<string, string> | undefined;
+
+function table(): Map<string, string> {
+  if (armed) return armed;
+  armed = new Map();
+  for (const item of (process.env[VAR] ?? '').split(',')) {
+    const [name, action] = item.split('=');
+    if (name && action) armed.set(name.trim(), action.trim());
+  }
+  return armed;
+}
+
+export async function failpoint(name: string): Promise<void> {
+  if (!process.env[VAR]) return;
+  const action = table().get(name);
+  if (action === 'fail') throw new CniError(ErrorCode.Internal, `failpoint ${name}`);
+  if (action === 'kill') {
+    process.kill(process.pid, 'SIGKILL');
+    await new Promise(() => {}); // never resumes
+  }
+}

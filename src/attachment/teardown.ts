@@ -1,0 +1,82 @@
+// The one DEL path, used by DEL, by ADD's rollback and by GC: it works from the record alone.
+// Delegates first (reverse order), then our pins, then the record - last, and only when
+// everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
+import { CniError, asCniError } from '../cni/errors';
+import type { AttachmentRecord, NamespaceRef } from '../generated/types';
+import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
+import { currentBootId } from '../state/boot-id';
+import { type AttachmentContext, saveRecord } from './context';
+import { runDelegate } from './delegate-runner';
+
+export interface TeardownHooks {
+  /** Releases the id block (allocator), after the namespaces are gone. */
+  releaseAllocation?: (rec: AttachmentRecord) => void | Promise<void>;
+}
+
+export const teardownHooks: TeardownHooks = {};
+
+/** True when the pin at `ref.path` is ours to remove: the namespace we recorded, or a half-made pin. */
+function pinIsOurs(ref: NamespaceRef, type: 'net' | 'user'): boolean {
+  const info = inspectNamespace(ref.path);
+  if (!info.exists) return false;
+  if (!info.isNsfsMount) return ref.pin === 'intent'; // an empty pin file left by a killed ADD
+  if (info.nsType !== type) return false;
+  return ref.inode === undefined ? ref.pin === 'intent' : info.inode === ref.inode;
+}
+
+export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord): Promise<void> {
+  const errors: CniError[] = [];
+  const sameBoot = rec.bootId === currentBootId();
+  if (rec.phase !== 'deleting') {
+    rec.phase = 'deleting';
+    saveRecord(ctx, rec);
+  }
+
+  // Delegates get the pin only while it is the live netns we recorded; otherwise an empty
+  // CNI_NETNS, so that IPAM state is still released (plugins fail on a non-netns path).
+  const netnsLive = sameBoot && rec.netns.inode !== undefined && isLiveNetnsPin(rec.netns.path, rec.netns.inode);
+  const netns = netnsLive ? rec.netns.path : undefined;
+  for (const d of [...rec.delegates].reverse()) {
+    const end = ctx.log.step('delegate-del');
+    try {
+      await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? rec.result ?? d.result : undefined);
+    } catch (err) {
+      errors.push(asCniError(err));
+    }
+    end({ delegate: d.type });
+  }
+
+  // Our pins - only in create mode, only this boot's (after a reboot the path may hold
+  // another attachment's new pin), and only when the delegates are done with the netns.
+  if (errors.length === 0 && rec.mode === 'create' && sameBoot) {
+    const end = ctx.log.step('unpin');
+    for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
+      if (ref.pin === 'none' || ref.path === '') continue;
+      try {
+        if (pinIsOurs(ref, type)) unpin(ref.path);
+      } catch (err) {
+        errors.push(asCniError(err));
+      }
+    }
+    end();
+  }
+
+  if (errors.length === 0 && teardownHooks.releaseAllocation) {
+    try {
+      await teardownHooks.releaseAllocation(rec);
+    } catch (err) {
+      errors.push(asCniError(err));
+    }
+  }
+
+  if (errors.length > 0) {
+    ctx.log.error('teardown-incomplete', { errors: errors.map((e) => e.message) });
+    const first = errors[0]!;
+    throw new CniError(
+      first.code,
+      errors.length === 1 ? first.message : `${errors.length} cleanup steps failed: ${errors.map((e) => e.message).join('; ')}`,
+      { details: `${first.details ? `${first.details}; ` : ''}the record is kept: DEL or GC again to finish`, cause: first },
+    );
+  }
+  ctx.store.delete(ctx.key);
+}

@@ -1,0 +1,66 @@
+// Structured log: JSON lines with per-step durations and the attachment named, appended to
+// `logFile` when configured. Off by default; never written to stdout (that is the protocol's).
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
+
+export type LogLevel = 'off' | 'error' | 'info' | 'debug';
+const RANK: Record<LogLevel, number> = { off: 0, error: 1, info: 2, debug: 3 };
+
+export interface Logger {
+  error(event: string, fields?: Record<string, unknown>): void;
+  info(event: string, fields?: Record<string, unknown>): void;
+  debug(event: string, fields?: Record<string, unknown>): void;
+  /** Times a step; the returned function logs `step` with its duration in ms. */
+  step(name: string): (fields?: Record<string, unknown>) => number;
+  /** Adds fields to every later line (e.g. the attachment once it is known). */
+  bind(fields: Record<string, unknown>): void;
+  close(): void;
+}
+
+export function createLogger(opts: { file?: string; level?: LogLevel; command?: string }): Logger {
+  const level = opts.file ? RANK[opts.level && opts.level !== 'off' ? opts.level : 'info'] : 0;
+  const bound: Record<string, unknown> = { pid: process.pid, command: opts.command };
+  let fd: number | undefined;
+  const start = performance.now();
+
+  function write(lvl: LogLevel, event: string, fields?: Record<string, unknown>) {
+    if (RANK[lvl] > level || !opts.file) return;
+    try {
+      // O_APPEND keeps lines from parallel plugin processes whole; O_NOFOLLOW: no symlink games.
+      fd ??= openSync(opts.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...bound, ...fields, sinceStartMs: round(performance.now() - start) });
+      writeSync(fd, `${line}\n`);
+    } catch {
+      // Logging must never break a CNI operation.
+    }
+  }
+
+  return {
+    error: (e, f) => write('error', e, f),
+    info: (e, f) => write('info', e, f),
+    debug: (e, f) => write('debug', e, f),
+    step(name) {
+      const t0 = performance.now();
+      return (fields) => {
+        const ms = round(performance.now() - t0);
+        write('info', 'step', { step: name, durationMs: ms, ...fields });
+        return ms;
+      };
+    },
+    bind(fields) {
+      Object.assign(bound, fields);
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Process start to now: Node's own start-up plus loading our code. */
+export function msSinceProcessStart(): number {
+  return round(performance.now());
+}
