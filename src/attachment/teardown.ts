@@ -1,6 +1,7 @@
 // The one DEL path, used by DEL, by ADD's rollback and by GC: it works from the record alone.
 // Delegates first (reverse order), then our pins, then the record - last, and only when
 // everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
+import { lstatSync } from 'node:fs';
 import { CniError, asCniError } from '../cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
@@ -15,16 +16,35 @@ export interface TeardownHooks {
 
 export const teardownHooks: TeardownHooks = {};
 
+function isEmptyFile(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() && st.size === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** True when the pin at `ref.path` is ours to remove: the namespace we recorded, or a half-made pin. */
 function pinIsOurs(ref: NamespaceRef, type: 'net' | 'user'): boolean {
   const info = inspectNamespace(ref.path);
   if (!info.exists) return false;
-  if (!info.isNsfsMount) return ref.pin === 'intent'; // an empty pin file left by a killed ADD
+  // Not a mount (any more): the empty file a killed ADD or a lost mount left at our pin path.
+  if (!info.isNsfsMount) return ref.pin !== 'none' && isEmptyFile(ref.path);
   if (info.nsType !== type) return false;
   return ref.inode === undefined ? ref.pin === 'intent' : info.inode === ref.inode;
 }
 
-export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord): Promise<void> {
+export interface TeardownOptions {
+  /**
+   * ADD's rollback knows which delegate's ADD just failed: cleaning up after its own failed
+   * ADD is that plugin's job, and its DEL may fail for the same reason its ADD did (an
+   * unknown IPAM type fails both forever). Its DEL is still tried; an error is only logged.
+   */
+  failedDelegate?: number;
+}
+
+export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, opts: TeardownOptions = {}): Promise<void> {
   const errors: CniError[] = [];
   const sameBoot = rec.bootId === currentBootId();
   if (rec.phase !== 'deleting') {
@@ -36,12 +56,14 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord): P
   // CNI_NETNS, so that IPAM state is still released (plugins fail on a non-netns path).
   const netnsLive = sameBoot && rec.netns.inode !== undefined && isLiveNetnsPin(rec.netns.path, rec.netns.inode);
   const netns = netnsLive ? rec.netns.path : undefined;
-  for (const d of [...rec.delegates].reverse()) {
+  for (let i = rec.delegates.length - 1; i >= 0; i--) {
+    const d = rec.delegates[i]!;
     const end = ctx.log.step('delegate-del');
     try {
       await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? rec.result ?? d.result : undefined);
     } catch (err) {
-      errors.push(asCniError(err));
+      if (i === opts.failedDelegate) ctx.log.error('failed-delegate-del', { delegate: d.type, error: (err as Error).message });
+      else errors.push(asCniError(err));
     }
     end({ delegate: d.type });
   }

@@ -97,7 +97,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     } catch (err) {
       ctx.log.error('add-failed', { error: (err as Error).message });
       try {
-        await teardown(ctx, rec);
+        const last = rec.delegates.length - 1;
+        await teardown(ctx, rec, { failedDelegate: last >= 0 && rec.delegates[last]!.state === 'intent' ? last : undefined });
         lock.removeOnRelease();
       } catch (rollbackErr) {
         // The record stays (phase "deleting"): the next DEL or GC finishes the rollback.

@@ -36,9 +36,13 @@ export function cleanupRoot(): void {
 
 export const ONE = { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] };
 
-/** Number of nsfs mounts visible to this process. */
-export function nsfsMountCount(): number {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - nsfs /.test(l)).length;
+/**
+ * Number of nsfs mounts visible to this process; with `under`, only those mounted below that
+ * directory (other test suites may pin namespaces concurrently on a shared machine).
+ */
+export function nsfsMountCount(under?: string): number {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .filter((l) => / - nsfs /.test(l) && (under === undefined || (l.split(' ')[4] ?? '').startsWith(`${under}/`))).length;
 }
 
 /** nsfs mounts at exactly this path. */
