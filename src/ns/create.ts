@@ -1,20 +1,23 @@
 // Create a user namespace, write its maps, then create a netns owned by it from a process that
 // is root inside it; verify both from held fds; pin both; kill and reap the helpers.
 //
-// Processes involved (none runs JS):
-//  - userns holder: glibc clone(CLONE_NEWUSER|CLONE_PIDFD) running libc sleep(HOLDER_SECONDS);
-//  - netns helper: posix_spawn of `nsenter --user=/proc/self/fd/3 --setuid 0 --setgid 0 --
-//    unshare --net -- sleep HOLDER_SECONDS`, fd 3 = the userns fd we hold.
-// Both expire by themselves if we are killed; normally we SIGKILL and reap them via pidfd.
+// Processes involved (none runs JS), by engine:
+//  - 'clone' (default on x86_64): ONE child, glibc clone(CLONE_NEWUSER|CLONE_VM|CLONE_PIDFD)
+//    running a ~140-byte machine-code routine (syscalls.ts): closes its fds, PR_SET_PDEATHSIG,
+//    waits on a futex until we wrote its maps, unshare(CLONE_NEWNET), reports, sleeps. No exec.
+//  - 'exec' (fallback): userns holder = clone(CLONE_NEWUSER|CLONE_PIDFD) running libc
+//    sleep(HOLDER_SECONDS); netns helper = posix_spawn of `nsenter --user=/proc/self/fd/3
+//    --setuid 0 --setgid 0 -- unshare --net -- sleep HOLDER_SECONDS` (fd 3 = our userns fd).
+// All expire by themselves if we are killed; normally we SIGKILL and reap them via pidfd.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
-import { SysError } from '../sys/libc';
+import { SysError, errnoName } from '../sys/libc';
 import { type IdMappings, validateMappings, formatMap } from './mappings';
 import { checkPinPath, ensurePinDir, reservePin, bindPin, releaseReservation, closeReservation, type Reservation } from './pins';
 import { checkPreconditions } from './preconditions';
 import {
-  cloneSleeper, CLONE_NEWUSER, CLONE_NEWNET, NS_GET_NSTYPE, NS_GET_USERNS, NS_GET_PARENT,
+  cloneSleeper, cloneFastHolder, fastHolderGo, fastHolderResult, fastHolderSupported, CLONE_NEWUSER, CLONE_NEWNET, NS_GET_NSTYPE, NS_GET_USERNS, NS_GET_PARENT,
   nsIoctl, nsIoctlRaw, pidfdOpen, pidfdAlive, pidfdKill, pidfdReap, pidfdExitInfo, pipe, spawn,
   socketIn, linkUp, closeFd,
 } from './syscalls';
@@ -37,6 +40,13 @@ export interface CreateOptions {
   timeoutMs?: number;
   /** helpers exit by themselves after this many seconds if never killed (default HOLDER_SECONDS) */
   holderSeconds?: number;
+  /**
+   * How the netns is made. 'clone': one exec-free clone(CLONE_NEWUSER) holder that unshares its
+   * netns once its maps are written (x86_64). 'exec': userns holder clone(sleep) plus
+   * `nsenter --user --setuid 0 --setgid 0 -- unshare --net -- sleep`. 'auto' (default): clone
+   * where supported, else exec.
+   */
+  engine?: 'auto' | 'clone' | 'exec';
 }
 
 export interface CreatedNamespaces { netnsPin: string; usernsPin: string; netnsInode: number; usernsInode: number }
@@ -128,7 +138,15 @@ function inodeOf(fd: number): number {
  * both, and return their inodes. On any failure everything is rolled back: no pin file, no
  * mount, no helper process.
  */
-export async function createPinnedNamespaces(opts: CreateOptions): Promise<CreatedNamespaces> {
+export function createPinnedNamespaces(opts: CreateOptions): Promise<CreatedNamespaces> {
+  // One creation at a time per process: the clone holder's stack and shared page are reused.
+  const run = queue.then(() => createOnce(opts));
+  queue = run.then(() => undefined, () => undefined);
+  return run;
+}
+let queue: Promise<void> = Promise.resolve();
+
+async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
   if (opts === null || typeof opts !== 'object') throw fail('createPinnedNamespaces: options object required');
   validateMappings(opts.mappings);
   const netnsPin = checkPinPath(opts.netnsPin, 'netnsPin');
@@ -138,7 +156,10 @@ export async function createPinnedNamespaces(opts: CreateOptions): Promise<Creat
   if (netDir === userDir) {
     throw fail(`usernsPin ${usernsPin} must be in its own directory, not in the netns pin directory ${netDir}`);
   }
-  const bins = checkPreconditions();
+  const engine = opts.engine === 'exec' || (opts.engine !== 'clone' && !fastHolderSupported()) ? 'exec' : 'clone';
+  if (engine === 'clone' && !fastHolderSupported()) throw fail(`engine 'clone' is not supported on ${process.arch}`);
+  // The exec engine needs nsenter/unshare/sleep; the clone engine needs no binary at all.
+  const bins = checkPreconditions(engine === 'exec');
   const timeoutMs = opts.timeoutMs ?? 5000;
   const holderSeconds = Math.max(1, Math.ceil(opts.holderSeconds ?? HOLDER_SECONDS));
   const uidText = formatMap(opts.mappings.uidMappings);
@@ -160,7 +181,7 @@ export async function createPinnedNamespaces(opts: CreateOptions): Promise<Creat
 
     // 1. The user namespace, held by a clone(sleep) child.
     try {
-      const h = cloneSleeper(CLONE_NEWUSER, holderSeconds);
+      const h = engine === 'clone' ? cloneFastHolder(holderSeconds) : cloneSleeper(CLONE_NEWUSER, holderSeconds);
       userHolder = { ...h, what: 'userns holder' };
     } catch (e) {
       const no = e instanceof SysError ? e.errno : 0;
@@ -184,34 +205,49 @@ export async function createPinnedNamespaces(opts: CreateOptions): Promise<Creat
     writeMap(userHolder.pid, 'gid_map', gidText);
 
     // 3. The netns, created by a process that is uid 0 inside the user namespace.
-    const [r, w] = pipe();
-    errRead = r;
     let pid: number;
-    try {
-      pid = spawn(bins.nsenter, [
-        'nsenter', '--user=/proc/self/fd/3', '--setuid', '0', '--setgid', '0', '--',
-        bins.unshare, '--net', '--', bins.sleep, String(holderSeconds),
-      ], ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C'], userFd, w);
-    } finally {
-      closeFd(w);
-    }
-    netHelper = { pid, pidfd: pidfdOpen(pid), what: 'netns helper' };
-    const hostNet = fs.readlinkSync('/proc/self/ns/net');
-    const netLink = `/proc/${pid}/ns/net`;
-    const deadline = performance.now() + timeoutMs;
-    for (let i = 0; ; i++) {
-      let link: string | undefined;
-      try { link = fs.readlinkSync(netLink); } catch { link = undefined; }
-      if (link !== undefined && link !== hostNet) break;
-      const exit = pidfdExitInfo(netHelper.pidfd);
-      if (exit) {
-        killAndReap(netHelper);
-        const msg = readAvailable(errRead);
-        throw fail(`netns helper (${bins.nsenter} ... ${bins.unshare} --net) exited (code ${exit.code}, status ${exit.status}) before creating the netns${msg ? `: ${msg}` : ''}`);
+    if (engine === 'clone') {
+      // The holder itself unshares its netns once told its maps are in place.
+      fastHolderGo();
+      netHelper = userHolder;
+      pid = userHolder.pid;
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const res = fastHolderResult(2);
+        if (res === 1) break;
+        if (res < 0) throw fail(`unshare(CLONE_NEWNET) inside the new user namespace failed: ${errnoName(-res)}`);
+        if (!pidfdAlive(userHolder.pidfd)) throw fail(`namespace holder ${pid} died before creating the netns`);
+        if (performance.now() > deadline) throw fail(`namespace holder ${pid} did not create a netns within ${timeoutMs} ms`);
       }
-      if (performance.now() > deadline) throw fail(`netns helper ${pid} did not create a netns within ${timeoutMs} ms`);
-      if (i > 20) pause(0.1);
+    } else {
+      const [r, w] = pipe();
+      errRead = r;
+      try {
+        pid = spawn(bins.nsenter, [
+          'nsenter', '--user=/proc/self/fd/3', '--setuid', '0', '--setgid', '0', '--',
+          bins.unshare, '--net', '--', bins.sleep, String(holderSeconds),
+        ], ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C'], userFd, w);
+      } finally {
+        closeFd(w);
+      }
+      netHelper = { pid, pidfd: pidfdOpen(pid), what: 'netns helper' };
+      const hostNet = fs.readlinkSync('/proc/self/ns/net');
+      const deadline = performance.now() + timeoutMs;
+      for (let i = 0; ; i++) {
+        let link: string | undefined;
+        try { link = fs.readlinkSync(`/proc/${pid}/ns/net`); } catch { link = undefined; }
+        if (link !== undefined && link !== hostNet) break;
+        const exit = pidfdExitInfo(netHelper.pidfd);
+        if (exit) {
+          killAndReap(netHelper);
+          const msg = readAvailable(errRead);
+          throw fail(`netns helper (${bins.nsenter} ... ${bins.unshare} --net) exited (code ${exit.code}, status ${exit.status}) before creating the netns${msg ? `: ${msg}` : ''}`);
+        }
+        if (performance.now() > deadline) throw fail(`netns helper ${pid} did not create a netns within ${timeoutMs} ms`);
+        if (i > 20) pause(0.1);
+      }
     }
+    const netLink = `/proc/${pid}/ns/net`;
     netFd = fs.openSync(netLink, 'r');
     await opts.testHooks?.afterHolderNsOpened?.(pid);
 

@@ -83,10 +83,10 @@ test('inspect: userns pin reports user type, host parent, its own mappings', asy
   }
 });
 
-async function expectFailure(re: RegExp, p = pinPaths()): Promise<void> {
+async function expectFailure(re: RegExp, p = pinPaths(), engine: 'auto' | 'exec' = 'auto'): Promise<void> {
   const before = childPids();
   try {
-    await createPinnedNamespaces({ mappings: ONE, ...p });
+    await createPinnedNamespaces({ mappings: ONE, ...p, engine });
     assert.unreachable('created');
   } catch (e) {
     assert.instance(e, CniError);
@@ -119,7 +119,7 @@ test('precondition: missing helper binaries', async () => {
   const saved = nsEnvironment.helperDirs;
   nsEnvironment.helperDirs = [empty];
   try {
-    await expectFailure(/helper binary nsenter not found/);
+    await expectFailure(/helper binary nsenter not found/, pinPaths(), 'exec');
   } finally {
     nsEnvironment.helperDirs = saved;
   }
