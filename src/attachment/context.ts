@@ -28,11 +28,16 @@ export function attachmentContext(inv: Invocation, log?: Logger): AttachmentCont
   const key = { network: inv.conf.name, containerId: inv.env.containerId!, ifname: inv.env.ifname! };
   const logger = log ?? createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: inv.command });
   logger.bind({ network: key.network, containerId: key.containerId, ifname: key.ifname });
+  return contextFor(inv, key, logger, openStore(inv.conf.dataDir));
+}
+
+/** A context for another attachment of the same network (GC works through many). */
+export function contextFor(inv: Invocation, key: AttachmentKey, log: Logger, store: RecordStore<AttachmentRecord>): AttachmentContext {
   return {
     inv,
     key,
-    store: openStore(inv.conf.dataDir),
-    log: logger,
+    store,
+    log,
     versionCacheDir: join(inv.conf.dataDir, 'version-cache'),
     cniPath: inv.env.path.join(':'),
   };

@@ -13,17 +13,23 @@ export interface PreparedDelegate {
   conf: Record<string, unknown>;
 }
 
-let cacheReady = false;
+let cacheUsable: boolean | undefined;
 
 /** Finds the binary and picks the version both sides speak (VERSION answers are cached on disk). */
 export async function prepareDelegate(ctx: AttachmentContext, delegate: Record<string, unknown>): Promise<PreparedDelegate> {
   const type = String(delegate.type);
   const binary = findPlugin(type, ctx.cniPath);
-  if (!cacheReady) {
-    ensurePrivateDir(ctx.versionCacheDir);
-    cacheReady = true;
+  if (cacheUsable === undefined) {
+    try {
+      ensurePrivateDir(ctx.versionCacheDir);
+      cacheUsable = true;
+    } catch (err) {
+      // Only a speed-up: without it every call probes VERSION again.
+      ctx.log.error('version-cache-unusable', { dir: ctx.versionCacheDir, error: (err as Error).message });
+      cacheUsable = false;
+    }
   }
-  const versions = await probeVersions(binary, { cacheDir: ctx.versionCacheDir, cniPath: ctx.cniPath });
+  const versions = await probeVersions(binary, { cacheDir: cacheUsable ? ctx.versionCacheDir : undefined, cniPath: ctx.cniPath });
   const cniVersion = chooseDelegateVersion(ctx.inv.conf.cniVersion, versions, type);
   const conf = prepareDelegateConf(delegate, { name: ctx.inv.conf.name, cniVersion: ctx.inv.conf.cniVersion, delegateVersions: versions });
   return { type, binary, cniVersion, conf };
@@ -44,7 +50,7 @@ export function delegateEnvFor(ctx: AttachmentContext, netns: string | undefined
 
 export async function runDelegate(
   ctx: AttachmentContext,
-  command: 'ADD' | 'DEL' | 'CHECK',
+  command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS',
   d: { type: string; binary?: string; cniVersion: string; conf: Record<string, unknown> },
   netns: string | undefined,
   prevResult?: unknown,

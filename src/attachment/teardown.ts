@@ -8,13 +8,15 @@ import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { type AttachmentContext, saveRecord } from './context';
 import { runDelegate } from './delegate-runner';
+import { releaseAllocation } from '../idmap/release';
+import { failpoint } from './failpoints';
 
 export interface TeardownHooks {
   /** Releases the id block (allocator), after the namespaces are gone. */
-  releaseAllocation?: (rec: AttachmentRecord) => void | Promise<void>;
+  releaseAllocation?: (rec: AttachmentRecord, ctx: AttachmentContext) => void | Promise<void>;
 }
 
-export const teardownHooks: TeardownHooks = {};
+export const teardownHooks: TeardownHooks = { releaseAllocation };
 
 function isEmptyFile(path: string): boolean {
   try {
@@ -68,6 +70,8 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     end({ delegate: d.type });
   }
 
+  await failpoint('del-after-delegates');
+
   // Our pins - only in create mode, only this boot's (after a reboot the path may hold
   // another attachment's new pin), and only when the delegates are done with the netns.
   if (errors.length === 0 && rec.mode === 'create' && sameBoot) {
@@ -83,9 +87,10 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     end();
   }
 
+  await failpoint('del-after-unpin');
   if (errors.length === 0 && teardownHooks.releaseAllocation) {
     try {
-      await teardownHooks.releaseAllocation(rec);
+      await teardownHooks.releaseAllocation(rec, ctx);
     } catch (err) {
       errors.push(asCniError(err));
     }
@@ -100,5 +105,6 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
       { details: `${first.details ? `${first.details}; ` : ''}the record is kept: DEL or GC again to finish`, cause: first },
     );
   }
+  await failpoint('del-before-record-delete');
   ctx.store.delete(ctx.key);
 }

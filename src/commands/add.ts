@@ -30,6 +30,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     }
     // A leftover of an interrupted ADD or DEL: finish its rollback before starting afresh.
     if (existing !== undefined) await clearLeftover(ctx, existing);
+    else ctx.store.sweepTemp(ctx.key);
 
     const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
     const now = new Date().toISOString();
@@ -55,8 +56,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     }
 
     saveRecord(ctx, rec);
-    await failpoint('add-after-intent');
     try {
+      await failpoint('add-after-intent');
       if (target.mode === 'create') {
         const end = ctx.log.step('namespaces');
         const ns = await createPinnedNamespaces({ mappings: mapping!.mappings, netnsPin: target.netnsPin, usernsPin: target.usernsPin, loopbackUp: true });

@@ -11,6 +11,7 @@ export async function cmdDel(inv: Invocation): Promise<undefined> {
   await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const rec = ctx.store.get(ctx.key);
     if (rec === undefined) {
+      ctx.store.sweepTemp(ctx.key); // a record write killed before its rename
       ctx.log.info('no-record');
       return;
     }

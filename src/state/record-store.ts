@@ -94,7 +94,20 @@ export class RecordStore<T> {
   delete(key: AttachmentKey): boolean {
     const name = keyToFileName(key);
     if (!this.#recordsDirExists()) return false;
+    this.sweepTemp(key);
     return removeFileDurable(this.recordsDir, name);
+  }
+
+  /**
+   * Removes this key's temp files left by a writer killed between create and rename. Call it
+   * holding the key's lock: then no live writer of this key can own one.
+   */
+  sweepTemp(key: AttachmentKey): void {
+    if (!this.#recordsDirExists()) return;
+    const prefix = `.${keyToFileName(key)}.`;
+    for (const name of fs.readdirSync(this.recordsDir)) {
+      if (name.startsWith(prefix) && isTempName(name)) removeFileDurable(this.recordsDir, name);
+    }
   }
 
   /** Every record in the store, corrupt ones included. Temp and foreign files are skipped. */
