@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the single-file plugin and installs it where CNI runtimes look for plugins.
+#
+#   build/install.sh [--dest DIR] [--conflist NAME|FILE] [--confdir DIR] [--force] [--no-build]
+#
+#   --dest DIR        plugin directory (default /opt/cni/bin; env DEST also works)
+#   --conflist X      also install an example conflist: a name from netconf-examples/
+#                     (e.g. 10-userns-bridge) or a file path
+#   --confdir DIR     where the conflist goes (default /etc/cni/net.d)
+#   --force           replace an existing conflist of the same name
+#   --no-build        install the existing dist/userns-netns as is
+#
+# The plugin file is replaced atomically (write beside, then rename): a runtime running the
+# old file at that moment keeps running it, a new call gets the new one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dest=${DEST:-/opt/cni/bin}
+confdir=/etc/cni/net.d
+conflist=''
+force=0
+build=1
+die() { echo "install.sh: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dest) dest=${2:?--dest needs a directory}; shift 2 ;;
+    --confdir) confdir=${2:?--confdir needs a directory}; shift 2 ;;
+    --conflist) conflist=${2:?--conflist needs a name or file}; shift 2 ;;
+    --force) force=1; shift ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+
+if [ "$build" = 1 ]; then
+  # Never --omit=optional: koffi's native binary is an optional dependency.
+  [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+  npm run --silent build
+fi
+[ -x dist/userns-netns ] || die "dist/userns-netns missing: run without --no-build"
+
+install -d -m 0755 "$dest"
+tmp="$dest/.userns-netns.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+install -m 0755 dist/userns-netns "$tmp"
+mv -f "$tmp" "$dest/userns-netns"
+echo "installed $dest/userns-netns"
+
+if [ -n "$conflist" ]; then
+  src=$conflist
+  [ -f "$src" ] || src="netconf-examples/${conflist%.conflist}.conflist"
+  [ -f "$src" ] || die "no conflist $conflist (choices: $(cd netconf-examples && ls | sed 's/\.conflist$//' | tr '\n' ' '))"
+  target="$confdir/$(basename "$src")"
+  if [ -e "$target" ] && [ "$force" != 1 ]; then die "$target exists (use --force to replace it)"; fi
+  install -d -m 0755 "$confdir"
+  install -m 0644 "$src" "$target"
+  echo "installed $target"
+fi

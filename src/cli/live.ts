@@ -1,0 +1,67 @@
+// Live check of a record against the kernel: are the namespaces it names still there, the
+// same ones (inode), and is the netns still owned by the recorded user namespace?
+// Read-only and synchronous: a person may run it at any time, beside a running plugin.
+import type { AttachmentRecord } from '../generated/types';
+import { inspectNamespace } from '../ns';
+import { currentBootId } from '../state/boot-id';
+
+export interface NsLive {
+  path: string;
+  /** something exists at the path */
+  present: boolean;
+  /** it is a namespace of the expected type */
+  isNamespace: boolean;
+  inode: number | null;
+  recordedInode: number | null;
+  inodeMatches: boolean;
+}
+
+export interface LiveCheck {
+  /** every check below passed */
+  live: boolean;
+  sameBoot: boolean;
+  netns: NsLive;
+  /** null in adopt mode: there is no userns pin of ours */
+  userns: NsLive | null;
+  /** inode of the user namespace that owns the netns now, null when the netns is gone */
+  netnsOwnerInode: number | null;
+  ownerMatches: boolean;
+  /** human-readable reasons why `live` is false */
+  problems: string[];
+}
+
+function checkNs(path: string, recorded: number | undefined, type: 'net' | 'user'): NsLive & { ownerInode: number | null } {
+  const i = path ? inspectNamespace(path) : { exists: false, isNsfsMount: false, nsType: undefined, inode: undefined, owner: undefined };
+  const isNamespace = i.isNsfsMount && i.nsType === type;
+  return {
+    path,
+    present: i.exists,
+    isNamespace,
+    inode: isNamespace ? i.inode ?? null : null,
+    recordedInode: recorded ?? null,
+    inodeMatches: isNamespace && recorded !== undefined && i.inode === recorded,
+    ownerInode: isNamespace ? i.owner?.inode ?? null : null,
+  };
+}
+
+export function liveCheck(r: AttachmentRecord): LiveCheck {
+  const problems: string[] = [];
+  const sameBoot = r.bootId === currentBootId();
+  if (!sameBoot) problems.push('recorded in an earlier boot: its namespaces are gone');
+  const { ownerInode, ...netns } = checkNs(r.netns.path, r.netns.inode, 'net');
+  if (!netns.present) problems.push(`netns ${r.netns.path} is missing`);
+  else if (!netns.isNamespace) problems.push(`${r.netns.path} is not a network namespace (stale pin?)`);
+  else if (!netns.inodeMatches) problems.push(`netns ${r.netns.path} is inode ${netns.inode}, recorded ${netns.recordedInode ?? 'none'}`);
+  let userns: NsLive | null = null;
+  if (r.mode === 'create') {
+    const u = checkNs(r.userns.path, r.userns.inode, 'user');
+    userns = { path: u.path, present: u.present, isNamespace: u.isNamespace, inode: u.inode, recordedInode: u.recordedInode, inodeMatches: u.inodeMatches };
+    if (!u.present) problems.push(`userns pin ${r.userns.path || '(none recorded)'} is missing`);
+    else if (!u.isNamespace) problems.push(`${r.userns.path} is not a user namespace (stale pin?)`);
+    else if (!u.inodeMatches) problems.push(`userns ${r.userns.path} is inode ${u.inode}, recorded ${u.recordedInode ?? 'none'}`);
+  }
+  const ownerMatches = ownerInode !== null && r.userns.inode !== undefined && ownerInode === r.userns.inode;
+  if (ownerInode !== null && !ownerMatches) problems.push(`netns is owned by user namespace ${ownerInode}, recorded ${r.userns.inode ?? 'none'}`);
+  if (r.phase !== 'ready') problems.push(`phase is "${r.phase}" (an ADD or DEL did not finish)`);
+  return { live: problems.length === 0, sameBoot, netns, userns, netnsOwnerInode: ownerInode, ownerMatches, problems };
+}
