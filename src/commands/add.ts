@@ -93,7 +93,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       saveRecord(ctx, rec);
       end();
       await failpoint('add-after-record');
-      ctx.log.info('done', { totalMs: msSinceProcessStart() });
+      ctx.log.info('done', { totalMs: msSinceProcessStart(), maxRssKb: process.resourceUsage().maxRSS });
       return result;
     } catch (err) {
       ctx.log.error('add-failed', { error: (err as Error).message });

@@ -18,6 +18,6 @@ export async function cmdDel(inv: Invocation): Promise<undefined> {
     await clearLeftover(ctx, rec);
     lock.removeOnRelease();
   });
-  ctx.log.info('done', { totalMs: msSinceProcessStart() });
+  ctx.log.info('done', { totalMs: msSinceProcessStart(), maxRssKb: process.resourceUsage().maxRSS });
   return undefined;
 }
