@@ -187,6 +187,41 @@ test('CNI_NETNS at a plain file, a directory, or outside the pin directories: er
   });
 });
 
+test('symlinks planted at the netns or userns pin path are never followed', async () => {
+  await withNet(async (net) => {
+    const before = hostState();
+    const conf = net.conf();
+    const victim = net.attachment();
+    sh('ip', ['netns', 'add', victim.pinName]);
+    try {
+      // CNI_NETNS is a symlink to a real netns: refused as "a symlink", target untouched.
+      const a = net.attachment();
+      sh('ln', ['-s', victim.netnsPin, a.netnsPin]);
+      const r = net.run('ADD', a, conf);
+      assert.is(r.status, 1);
+      assert.match(r.json.msg, 'symlink');
+      assert.ok(isNsfsMount(victim.netnsPin));
+      sh('rm', [a.netnsPin]);
+
+      // The userns pin path is a symlink: the ADD fails before pinning anything there.
+      const b = net.attachment();
+      sh('mkdir', ['-p', '/run/userns']);
+      const target = join(net.dir, 'target');
+      writeFileSync(target, 'keep');
+      sh('ln', ['-s', target, b.usernsPin]);
+      const r2 = net.run('ADD', b, conf);
+      assert.is(r2.status, 1, r2.stdout);
+      assert.is(readFileSync(target, 'utf8'), 'keep');
+      assert.not.ok(existsSync(b.netnsPin));
+      sh('rm', [b.usernsPin]);
+      assert.equal(net.reservations(), []);
+    } finally {
+      sh('ip', ['netns', 'del', victim.pinName], { allowFail: true });
+    }
+    assert.equal(hostState(), before);
+  });
+});
+
 test('adopt mode: a netns from ip netns add is used as is and left in place by DEL', async () => {
   await withNet(async (net) => {
     const a = net.attachment();
