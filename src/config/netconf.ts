@@ -3,7 +3,7 @@
 import { CniError, ErrorCode, show } from '../cni/errors';
 import { SUPPORTED_VERSIONS, compareVersions, isSupported } from '../cni/versions';
 import type { Command } from '../cni/env';
-import type { DelegateConf, IdMappings, NetConf } from '../generated/types';
+import type { AllocatorConf, DelegateConf, IdMappings, NetConf } from '../generated/types';
 import { validateNetConf } from '../generated/validators';
 import { describeError } from './schema-errors';
 
@@ -14,7 +14,16 @@ export const DEFAULTS = {
   existingNetns: 'adopt' as const,
   lockTimeoutMs: 10_000,
   logLevel: 'off' as const,
+  allocator: {
+    blockSize: 65536,
+    subuidFile: '/etc/subuid',
+    subgidFile: '/etc/subgid',
+    allowSharedRanges: false,
+  },
 };
+
+/** The allocator section with defaults applied; the pool keys stay optional (src/idmap/pool.ts). */
+export type AllocatorConfig = AllocatorConf & Required<Pick<AllocatorConf, 'blockSize' | 'subuidFile' | 'subgidFile' | 'allowSharedRanges'>>;
 
 export interface PluginConfig {
   /** The document as received, for passing runtime keys along. */
@@ -23,6 +32,7 @@ export interface PluginConfig {
   name: string;
   delegates: DelegateConf[];
   idMappings?: IdMappings;
+  allocator: AllocatorConfig;
   netnsPinDirs: string[];
   usernsPinDir: string;
   dataDir: string;
@@ -70,6 +80,7 @@ export function loadNetConf(doc: Record<string, unknown>, command: Command): Plu
     name: conf.name,
     delegates: conf.delegates,
     idMappings: conf.idMappings,
+    allocator: { ...DEFAULTS.allocator, ...conf.allocator },
     netnsPinDirs: conf.netnsPinDirs ?? DEFAULTS.netnsPinDirs,
     usernsPinDir: conf.usernsPinDir ?? DEFAULTS.usernsPinDir,
     dataDir: conf.dataDir ?? DEFAULTS.dataDir,

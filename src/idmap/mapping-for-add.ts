@@ -1,15 +1,28 @@
-// The mapping for a create-mode ADD: an explicit one (resolve.ts), else the allocator's.
-import { CniError, ErrorCode } from '../cni/errors';
+// The mapping for a create-mode ADD: an explicit one (resolve.ts), else one block from the
+// allocator. The allocation lands in `rec.allocation` and in the allocation table before
+// add.ts journals the record and creates the namespace.
 import type { AttachmentRecord } from '../generated/types';
 import type { IdMappings } from '../ns';
 import type { AttachmentContext } from '../attachment/context';
+import { allocateBlock, allocatorEnv, blocksHeldByOthers } from './allocator';
+import { poolFromConfig } from './pool';
 import { resolveExplicitMapping, type MappingSource } from './resolve';
+import { refuseSharedRanges } from './shared-ranges';
 
-export async function resolveMapping(ctx: AttachmentContext, _rec: AttachmentRecord): Promise<{ mappings: IdMappings; source: MappingSource | 'allocator' }> {
-  const explicit = resolveExplicitMapping(ctx.inv.conf, ctx.inv.env);
-  if (explicit) return explicit;
-  throw new CniError(
-    ErrorCode.InvalidNetworkConfig,
-    'idMappings: no uid/gid mapping for the new user namespace: set "idMappings" in the config, CNI_ARGS USERNS_UID_MAP, or runtimeConfig.idMappings',
-  );
+export async function resolveMapping(ctx: AttachmentContext, rec: AttachmentRecord): Promise<{ mappings: IdMappings; source: MappingSource | 'allocator' }> {
+  const conf = ctx.inv.conf;
+  const env = allocatorEnv(conf, ctx.store, ctx.log);
+  const explicit = resolveExplicitMapping(conf, ctx.inv.env);
+  if (explicit) {
+    if (!conf.allocator.allowSharedRanges) refuseSharedRanges(explicit.mappings, explicit.source, blocksHeldByOthers(env, ctx.key));
+    return explicit;
+  }
+  const pool = poolFromConfig(conf.allocator);
+  for (const warning of pool.warnings) ctx.log.error('subid-file', { warning });
+  const end = ctx.log.step('allocate');
+  const a = await allocateBlock(env, ctx.key, pool);
+  end({ pool: a.pool, hostID: a.hostID, size: a.size, reused: a.reused });
+  rec.allocation = { pool: a.pool, hostID: a.hostID, size: a.size };
+  const range = { containerID: 0, hostID: a.hostID, size: a.size };
+  return { mappings: { uidMappings: [range], gidMappings: [{ ...range }] }, source: 'allocator' };
 }

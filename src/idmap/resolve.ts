@@ -53,7 +53,9 @@ export function resolveExplicitMapping(conf: PluginConfig, env: CniEnv): Resolve
   if (uidArg !== undefined || gidArg !== undefined) {
     const uid = uidArg === undefined ? undefined : parseMapArg('USERNS_UID_MAP', uidArg);
     const gid = gidArg === undefined ? undefined : parseMapArg('USERNS_GID_MAP', gidArg);
-    return { mappings: complete(uid, gid, 'CNI_ARGS USERNS_UID_MAP/USERNS_GID_MAP', ErrorCode.InvalidEnvironment), source: 'cniArgs' };
+    // Name the keys and values given, so an error points at the exact string to fix.
+    const given = [uidArg !== undefined && `USERNS_UID_MAP=${show(uidArg)}`, gidArg !== undefined && `USERNS_GID_MAP=${show(gidArg)}`];
+    return { mappings: complete(uid, gid, `CNI_ARGS ${given.filter(Boolean).join(' ')}`, ErrorCode.InvalidEnvironment), source: 'cniArgs' };
   }
   if (conf.idMappings) {
     return { mappings: fromObject(conf.idMappings, 'idMappings', ErrorCode.InvalidNetworkConfig), source: 'config' };

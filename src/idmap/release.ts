@@ -1,0 +1,10 @@
+// The teardown hook: frees the block a record holds. Registered in attachment/teardown.ts,
+// so DEL, ADD's rollback and GC - every path that tears an attachment down - release it.
+import type { AttachmentContext } from '../attachment/context';
+import type { AttachmentRecord } from '../generated/types';
+import { allocatorEnv, releaseBlock } from './allocator';
+
+export async function releaseAllocation(rec: AttachmentRecord, ctx: AttachmentContext): Promise<void> {
+  if (!rec.allocation) return; // explicit mapping or adopt mode: nothing of ours to free
+  await releaseBlock(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), rec);
+}
