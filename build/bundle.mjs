@@ -33,8 +33,7 @@ const koffiPlugin = {
     b.onLoad({ filter: /.*/, namespace: 'koffi-native' }, () => ({
       contents:
         `const { loadEmbeddedAddon } = require(${JSON.stringify(join(root, 'src/sys/native-addon.ts'))});\n` +
-        `module.exports = loadEmbeddedAddon(${JSON.stringify(gzipSync(addon, { level: 9 }).toString('base64'))}, ` +
-        `${JSON.stringify(addonSha)}, ${addon.length});\n`,
+        `module.exports = loadEmbeddedAddon(${JSON.stringify(addonSha)}, ${addon.length});\n`,
       loader: 'js',
       resolveDir: root,
     }));
@@ -42,21 +41,32 @@ const koffiPlugin = {
 };
 
 mkdirSync(outDir, { recursive: true });
+// BUNDLE_MINIFY=0 keeps names readable, e.g. for a CPU profile.
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: process.env.BUNDLE_MINIFY !== '0', charset: 'ascii', write: false, logLevel: 'warning' };
 const result = await build({
+  ...common,
   entryPoints: [join(root, 'plugins/userns-netns/main.ts')],
   outfile: outFile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
   legalComments: 'none', // full licence texts are appended below instead
-  banner: { js: '#!/usr/bin/env node' },
   define: { __PLUGIN_VERSION__: JSON.stringify(pkg.version) },
   plugins: [koffiPlugin],
   metafile: true,
-  logLevel: 'warning',
 });
+// Wrapped like Node wraps a CommonJS module: the launcher calls it with its own module's values.
+const code = `(function (exports, require, module, __filename, __dirname) {${result.outputFiles[0].text}\n})`;
+// The code rides in line comments: nothing in it may end a line comment early.
+if (/[\r\u2028\u2029]/.test(code)) throw new Error('bundle: unexpected line terminator in the code');
+if (/[^\x00-\x7f]/.test(code)) throw new Error('bundle: non-ASCII in the code; the launcher reads it as latin1');
+if (/\bimport\(/.test(code)) throw new Error('bundle: a dynamic import() survived bundling; vm.Script cannot run it');
+const codeHash = createHash('sha256').update(code).digest('hex').slice(0, 32);
+const launcher = await build({
+  ...common,
+  entryPoints: [join(root, 'src/sys/launcher.ts')],
+  outfile: outFile,
+  legalComments: 'none',
+  define: { __CODE_HASH__: JSON.stringify(codeHash) },
+});
+const asComment = (text) => text.split('\n').map((l) => `//${l}`).join('\n');
 
 // Licence texts of every package that ended up in the bundle.
 const packages = new Set();
@@ -73,8 +83,16 @@ for (const name of [...packages].sort()) {
   const text = file ? readFileSync(join(dir, file), 'utf8') : '(no licence file shipped in the package)';
   licences += `\n---- ${name}@${version} ----\n${text.replace(/\*\//g, '* /')}\n`;
 }
-const bundled = readFileSync(outFile, 'utf8');
-writeFileSync(outFile, `${bundled}\n/* Third-party licences of the code bundled in this file:\n${licences}*/\n`);
+const addonB64 = gzipSync(addon, { level: 9 }).toString('base64');
+writeFileSync(
+  outFile,
+  '#!/usr/bin/env node\n' +
+    launcher.outputFiles[0].text +
+    '\n//@@userns-netns:code\n' + asComment(code) +
+    '\n//@@userns-netns:addon\n' + asComment(addonB64) +
+    '\n//@@userns-netns:end\n' +
+    `/* Third-party licences of the code bundled in this file:\n${licences}*/\n`,
+);
 chmodSync(outFile, 0o755);
 writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n'); // dist/ sits under our ESM package.json
 const size = readFileSync(outFile).length;

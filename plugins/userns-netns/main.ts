@@ -1,6 +1,7 @@
 // userns-netns: entry point. A dispatch table from CNI verb to function; each verb gets one
 // parsed, typed invocation. Verbs are imported lazily so a call loads only what it needs.
-import { CniError, asCniError } from '../../src/cni/errors';
+import { CniError, ErrorCode, asCniError } from '../../src/cni/errors';
+import { embeddedAddonError } from '../../src/sys/native-addon';
 import { commandOf, type Command } from '../../src/cni/env';
 import { parseInvocation, type Invocation } from '../../src/cni/invocation';
 import { writeDocument } from '../../src/cni/output';
@@ -26,6 +27,8 @@ function answerVersion(stdin: Buffer | undefined): string {
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const marks = (globalThis as { __USERNS_NETNS_MARKS__?: Record<string, number> }).__USERNS_NETNS_MARKS__;
+  if (marks) marks.main = performance.now();
   // Nothing but our one JSON document may reach stdout, whatever a library prints.
   console.log = console.info = console.debug = console.error;
 
@@ -41,13 +44,18 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       writeDocument(versionAnswer(stdin));
       return 0;
     }
-    const result = await verbs[command](parseInvocation(command, env, stdin));
+    const inv = parseInvocation(command, env, stdin);
+    if (marks) marks.parsed = performance.now();
+    const result = await verbs[command](inv);
     if (result !== undefined) writeDocument(result);
     return 0;
   } catch (err) {
-    const e: CniError = asCniError(err);
+    const addonErr = embeddedAddonError(); // koffi hides it behind a generic message
+    const e: CniError = addonErr
+      ? new CniError(ErrorCode.IoFailure, `cannot load the native addon: ${addonErr.message} (USERNS_NETNS_CACHE_DIR must be a root-only directory)`, { cause: addonErr })
+      : asCniError(err);
     writeDocument(e.toJSON(answerVersion(stdin)));
-    if (!(err instanceof CniError) && err instanceof Error) process.stderr.write(`${err.stack ?? err.message}\n`);
+    if (e.code === ErrorCode.Internal && err instanceof Error) process.stderr.write(`${err.stack ?? err.message}\n`);
     return 1;
   }
 }

@@ -6,7 +6,7 @@ import type { Invocation } from '../cni/invocation';
 import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { resolveMapping } from '../idmap/mapping-for-add';
-import { msSinceProcessStart } from '../log/logger';
+import { msSinceProcessStart, startupMarks } from '../log/logger';
 import { createPinnedNamespaces } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
@@ -19,7 +19,7 @@ import { failpoint } from '../attachment/failpoints';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
-  ctx.log.info('start', { startupMs: msSinceProcessStart() });
+  ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
   return ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const existing = ctx.store.get(ctx.key);
     if (existing !== undefined && !isCorrupt(existing) && existing.phase === 'ready') {

@@ -1,13 +1,13 @@
 // DEL: works from the record alone. Already gone, never added, repeated, empty CNI_NETNS,
 // pin unmounted by hand: all succeed. A failed step keeps the record for the next DEL or GC.
 import type { Invocation } from '../cni/invocation';
-import { msSinceProcessStart } from '../log/logger';
+import { msSinceProcessStart, startupMarks } from '../log/logger';
 import { attachmentContext } from '../attachment/context';
 import { clearLeftover } from '../attachment/leftover';
 
 export async function cmdDel(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
-  ctx.log.info('start', { startupMs: msSinceProcessStart() });
+  ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
   await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const rec = ctx.store.get(ctx.key);
     if (rec === undefined) {

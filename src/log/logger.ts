@@ -60,6 +60,12 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** Start-up marks set by the launcher (ms since process start), rounded for the log. */
+export function startupMarks(): Record<string, number> {
+  const marks = (globalThis as { __USERNS_NETNS_MARKS__?: Record<string, number> }).__USERNS_NETNS_MARKS__ ?? {};
+  return Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, round(v)]));
+}
+
 /** Process start to now: Node's own start-up plus loading our code. */
 export function msSinceProcessStart(): number {
   return round(performance.now());

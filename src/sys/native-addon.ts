@@ -1,89 +1,50 @@
-// Loads koffi's native addon embedded in the single-file bundle. The addon is written once to
-// a content-hash-named file in a root-only cache directory and loaded from there: native code
-// is never loaded from a directory anyone else can write to, and a symlink planted at the
-// cache path is never followed.
-import { constants, closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Loads koffi's native addon carried inside the single-file bundle. The addon is written once
+// to a content-hash-named file in a root-only cache directory and loaded from there: native
+// code is never loaded from a directory anyone else can write to, and a symlink planted at the
+// cache path is never followed. The bytes (gzip, base64) sit in a trailing comment of the
+// bundle, read by the launcher only when the cache file is missing.
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { cacheDir, ensureTrustedDir, trustedFileHasSize, writeTrustedFile } from './trusted-dir';
 
-export const DEFAULT_CACHE_DIR = '/var/cache/userns-netns';
-
-function fail(msg: string): never {
-  throw new Error(`native addon cache: ${msg}`);
+export interface BundlePayload {
+  /** The addon, gzip + base64, read from the bundle file on demand. */
+  addon(): string;
 }
 
-/** A directory is trusted when it is a real directory, owned by us (root), writable by no one else. */
-function checkTrustedDir(dir: string): void {
-  const st = lstatSync(dir);
-  if (st.isSymbolicLink()) fail(`${dir} is a symlink`);
-  if (!st.isDirectory()) fail(`${dir} is not a directory`);
-  const uid = process.getuid?.() ?? 0;
-  if (st.uid !== uid && st.uid !== 0) fail(`${dir} is owned by uid ${st.uid}`);
-  if ((st.mode & 0o022) !== 0) fail(`${dir} is group/other writable`);
+declare global {
+  // Set by the launcher (src/sys/launcher.ts) before the bundled code runs.
+  var __USERNS_NETNS_PAYLOAD__: BundlePayload | undefined;
 }
 
-function ensureCacheDir(dir: string): void {
-  // Every ancestor must be trustworthy too, or someone could swap the directory under us.
-  const ancestors: string[] = [];
-  for (let d = dirname(dir); d !== '/' && d !== '.'; d = dirname(d)) ancestors.unshift(d);
-  for (const a of ancestors) {
-    try {
-      checkTrustedDir(a);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      mkdirSync(a, { mode: 0o755 });
-    }
-  }
+export function loadEmbeddedAddon(sha256: string, size: number): unknown {
   try {
-    mkdirSync(dir, { mode: 0o700 });
+    return loadFromCache(sha256, size);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  checkTrustedDir(dir);
-  if ((lstatSync(dir).mode & 0o077) !== 0) fail(`${dir} must be mode 0700`);
-}
-
-function isTrustedFile(path: string, size: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return false;
-    if (code === 'ELOOP') fail(`${path} is a symlink`);
+    // koffi swallows this error and reports only "Cannot find the native Koffi module":
+    // keep ours where src/sys/libc.ts can say what really went wrong.
+    addonError = err as Error;
     throw err;
   }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) fail(`${path} is not a root-only regular file`);
-    return st.size === size;
-  } finally {
-    closeSync(fd);
-  }
 }
 
-function writeAddon(dir: string, name: string, bytes: Buffer): void {
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, join(dir, name)); // atomic: concurrent first runs each write their own temp file
+let addonError: Error | undefined;
+
+/** Why the embedded addon could not be loaded, if it could not. */
+export function embeddedAddonError(): Error | undefined {
+  return addonError;
 }
 
-export function loadEmbeddedAddon(gzBase64: string, sha256: string, size: number): unknown {
-  const dir = process.env.USERNS_NETNS_CACHE_DIR || DEFAULT_CACHE_DIR;
+function loadFromCache(sha256: string, size: number): unknown {
+  const dir = cacheDir();
   const name = `koffi-${sha256.slice(0, 32)}.node`;
   const path = join(dir, name);
-  ensureCacheDir(dir);
-  if (!isTrustedFile(path, size)) writeAddon(dir, name, gunzipSync(Buffer.from(gzBase64, 'base64')));
+  ensureTrustedDir(dir);
+  if (!trustedFileHasSize(path, size)) {
+    const payload = globalThis.__USERNS_NETNS_PAYLOAD__;
+    if (!payload) throw new Error('native addon: no payload (not running from the single-file bundle)');
+    writeTrustedFile(dir, name, gunzipSync(Buffer.from(payload.addon(), 'base64')));
+  }
   const mod = { exports: {} as unknown };
   process.dlopen(mod, path);
   return mod.exports;

@@ -1,0 +1,71 @@
+// The first code that runs in the single-file bundle. The plugin's real code sits in a
+// trailing comment of this same file, so Node's loader only parses this small launcher;
+// the launcher compiles the real code with V8's code cache, kept in the root-only cache
+// directory. Node starts every CNI call afresh, and compiling ~300 KB of JavaScript each
+// time cost more than everything else the plugin does before its first delegate runs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
+
+declare const __CODE_HASH__: string;
+
+const CODE_MARKER = '\n//@@userns-netns:code\n';
+const ADDON_MARKER = '\n//@@userns-netns:addon\n';
+const END_MARKER = '\n//@@userns-netns:end\n';
+
+function section(self: string, from: string, to: string): string {
+  // The last occurrences: this launcher's own text holds the markers too, as literals.
+  const a = self.lastIndexOf(from);
+  const b = self.lastIndexOf(to);
+  if (a < 0 || b < a) throw new Error(`userns-netns: the bundle file is damaged (${from.trim()} missing)`);
+  // Every line of a section was commented out with a leading "//" at build time. (split/slice:
+  // cheaper than a multiline regex over ~300 KB, and this runs on every call.)
+  const lines = self.slice(a + from.length, b).split('\n');
+  for (let i = 0; i < lines.length; i++) lines[i] = lines[i]!.slice(2);
+  return lines.join('\n');
+}
+
+function codeCache(): { dir: string; name: string; data: Buffer | undefined } | undefined {
+  try {
+    const dir = cacheDir();
+    ensureTrustedDir(dir);
+    // One cache per verb: it holds the functions that verb's run compiled, not just the top level.
+    const verb = (process.env.CNI_COMMAND || 'cli').replace(/[^A-Z]/gi, '').slice(0, 10);
+    const name = `code-${__CODE_HASH__}-${process.version}-${process.arch}-${verb}.v8`;
+    return { dir, name, data: readTrustedFile(join(dir, name)) };
+  } catch {
+    return undefined; // no trusted cache: compile every time, still correct
+  }
+}
+
+declare global {
+  // Start-up marks (ms since process start) for the structured log's "start" line.
+  var __USERNS_NETNS_MARKS__: Record<string, number> | undefined;
+}
+
+function launch(): void {
+  const marks: Record<string, number> = { launcher: performance.now() };
+  globalThis.__USERNS_NETNS_MARKS__ = marks;
+  // latin1: the bundled code and the addon's base64 are ASCII (esbuild charset=ascii), and a
+  // one-byte string is decoded and sliced much faster than UTF-8.
+  const self = readFileSync(__filename, 'latin1');
+  globalThis.__USERNS_NETNS_PAYLOAD__ = { addon: () => section(self, ADDON_MARKER, END_MARKER).trim() };
+  const cache = codeCache();
+  const script = new Script(section(self, CODE_MARKER, ADDON_MARKER), { filename: __filename, cachedData: cache?.data });
+  if (cache && (cache.data === undefined || script.cachedDataRejected)) {
+    // Written at exit, so the functions this run compiled lazily are in the cache too.
+    process.once('exit', () => {
+      try {
+        writeTrustedFile(cache.dir, cache.name, script.createCachedData());
+      } catch {
+        // a cache is only a speed-up
+      }
+    });
+  }
+  marks.compiled = performance.now();
+  const main = script.runInThisContext() as (e: unknown, r: NodeRequire, m: NodeModule, f: string, d: string) => void;
+  main.call(module.exports, module.exports, require, module, __filename, __dirname);
+}
+
+launch();
