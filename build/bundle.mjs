@@ -3,7 +3,7 @@
 // texts of everything bundled appended at the end.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -84,8 +84,10 @@ for (const name of [...packages].sort()) {
   licences += `\n---- ${name}@${version} ----\n${text.replace(/\*\//g, '* /')}\n`;
 }
 const addonB64 = gzipSync(addon, { level: 9 }).toString('base64');
+// Written beside and renamed: a plugin being run while we build never sees a half-written file.
+const tmpFile = `${outFile}.${process.pid}.tmp`;
 writeFileSync(
-  outFile,
+  tmpFile,
   '#!/usr/bin/env node\n' +
     launcher.outputFiles[0].text +
     '\n//@@userns-netns:code\n' + asComment(code) +
@@ -93,7 +95,8 @@ writeFileSync(
     '\n//@@userns-netns:end\n' +
     `/* Third-party licences of the code bundled in this file:\n${licences}*/\n`,
 );
-chmodSync(outFile, 0o755);
+chmodSync(tmpFile, 0o755);
+renameSync(tmpFile, outFile);
 writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n'); // dist/ sits under our ESM package.json
 const size = readFileSync(outFile).length;
 console.log(`build: ${outFile} (${(size / 1024).toFixed(0)} KiB, ${packages.size} bundled packages, addon sha256 ${addonSha.slice(0, 12)})`);

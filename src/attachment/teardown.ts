@@ -11,13 +11,6 @@ import { runDelegate } from './delegate-runner';
 import { releaseAllocation } from '../idmap/release';
 import { failpoint } from './failpoints';
 
-export interface TeardownHooks {
-  /** Releases the id block (allocator), after the namespaces are gone. */
-  releaseAllocation?: (rec: AttachmentRecord, ctx: AttachmentContext) => void | Promise<void>;
-}
-
-export const teardownHooks: TeardownHooks = { releaseAllocation };
-
 function isEmptyFile(path: string): boolean {
   try {
     const st = lstatSync(path);
@@ -88,9 +81,9 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   }
 
   await failpoint('del-after-unpin');
-  if (errors.length === 0 && teardownHooks.releaseAllocation) {
+  if (errors.length === 0) {
     try {
-      await teardownHooks.releaseAllocation(rec, ctx);
+      await releaseAllocation(rec, ctx); // the id block, once nothing uses it any more
     } catch (err) {
       errors.push(asCniError(err));
     }

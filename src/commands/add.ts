@@ -16,6 +16,7 @@ import { resolveNetnsTarget } from '../attachment/netns-target';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint } from '../attachment/failpoints';
+import { releaseAllocation } from '../idmap/release';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
@@ -55,7 +56,14 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       rec.mappings = mapping.mappings;
     }
 
-    saveRecord(ctx, rec);
+    try {
+      await failpoint('add-after-allocation');
+      saveRecord(ctx, rec);
+    } catch (err) {
+      // Nothing journalled yet: only the id block (if any) exists. Give it back here.
+      await releaseAllocation(rec, ctx).catch((e: Error) => ctx.log.error('release-failed', { error: e.message }));
+      throw err;
+    }
     try {
       await failpoint('add-after-intent');
       if (target.mode === 'create') {

@@ -4,6 +4,7 @@ import type { Invocation } from '../cni/invocation';
 import { msSinceProcessStart, startupMarks } from '../log/logger';
 import { attachmentContext } from '../attachment/context';
 import { clearLeftover } from '../attachment/leftover';
+import { allocatorEnv, releaseKey } from '../idmap/allocator';
 
 export async function cmdDel(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
@@ -12,6 +13,8 @@ export async function cmdDel(inv: Invocation): Promise<undefined> {
     const rec = ctx.store.get(ctx.key);
     if (rec === undefined) {
       ctx.store.sweepTemp(ctx.key); // a record write killed before its rename
+      // An ADD killed between taking an id block and journalling its record.
+      if (await releaseKey(allocatorEnv(inv.conf, ctx.store, ctx.log), ctx.key)) ctx.log.info('orphan-allocation-released');
       ctx.log.info('no-record');
       return;
     }

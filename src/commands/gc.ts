@@ -12,7 +12,7 @@ import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import { clearLeftover } from '../attachment/leftover';
 import { sweepOrphanPins } from '../attachment/orphan-pins';
-import { gcHooks } from '../attachment/gc-hooks';
+import { allocatorEnv, sweepOrphanAllocations } from '../idmap/allocator';
 
 interface ValidAttachment {
   containerID: string;
@@ -72,12 +72,11 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   const pins = sweepOrphanPins(inv.conf.netnsPinDirs, inv.conf.usernsPinDir, () => ownedPins(store));
   for (const p of pins.removed) log.info('gc-orphan-pin', { pin: p });
   errors.push(...pins.errors.map(asCniError));
-  for (const hook of gcHooks) {
-    try {
-      await hook(inv, store);
-    } catch (err) {
-      errors.push(asCniError(err));
-    }
+  try {
+    const dropped = await sweepOrphanAllocations(allocatorEnv(inv.conf, store, log));
+    if (dropped > 0) log.info('gc-orphan-allocations', { dropped });
+  } catch (err) {
+    errors.push(asCniError(err));
   }
   sweepTempFiles(store.recordsDir);
 

@@ -179,6 +179,40 @@ export async function releaseBlock(env: AllocatorEnv, rec: AttachmentRecord): Pr
   });
 }
 
+/**
+ * DEL without a record: an ADD killed after taking its block but before its record's first
+ * save leaves only the table entry. The caller holds the attachment's lock.
+ */
+export async function releaseKey(env: AllocatorEnv, key: AttachmentKey): Promise<boolean> {
+  const read = readTable(env.dataDir);
+  if (!read.table?.blocks.some((e) => sameKey(e, key))) return false; // the common case: no lock
+  return underTableLock(env, () => {
+    const { table } = loadTable(env, () => recordHolds(env.store));
+    const before = table.blocks.length;
+    table.blocks = table.blocks.filter((e) => !sameKey(e, key));
+    if (table.blocks.length === before) return false;
+    writeTable(env.dataDir, table);
+    return true;
+  });
+}
+
+/**
+ * GC: drops table entries whose attachment has no record (an ADD killed between the table
+ * write and its record's first save). An ADD in flight holds its attachment's lock, so it is
+ * never taken for an orphan. Returns how many went.
+ */
+export async function sweepOrphanAllocations(env: AllocatorEnv): Promise<number> {
+  const read = readTable(env.dataDir);
+  if (!read.table || read.table.blocks.length === 0) return 0;
+  return underTableLock(env, async () => {
+    const holds = recordHolds(env.store);
+    const { table, rebuilt } = loadTable(env, () => holds);
+    const dropped = await dropOrphans(env, table, holds, { network: '', containerId: '', ifname: '' });
+    if (rebuilt || dropped > 0) writeTable(env.dataDir, table);
+    return dropped;
+  });
+}
+
 /** Blocks the allocator gave to attachments other than `self`: table plus records, read without the lock. */
 export function blocksHeldByOthers(env: AllocatorEnv, self: AttachmentKey): Array<AttachmentKey & { hostID: number; size: number }> {
   const holds = recordHolds(env.store);

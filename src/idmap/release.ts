@@ -1,5 +1,5 @@
-// The teardown hook: frees the block a record holds. Registered in attachment/teardown.ts,
-// so DEL, ADD's rollback and GC - every path that tears an attachment down - release it.
+// Frees the block a record holds. Called by attachment/teardown.ts (and by ADD before its
+// first journal write), so DEL, rollback and GC - every path that tears down - release it.
 import type { AttachmentContext } from '../attachment/context';
 import type { AttachmentRecord } from '../generated/types';
 import { allocatorEnv, releaseBlock } from './allocator';

@@ -45,8 +45,8 @@ export function ensureTrustedDir(dir: string): void {
   if ((lstatSync(dir).mode & 0o077) !== 0) fail(`${dir} must be mode 0700`);
 }
 
-/** Reads a root-only regular file without following symlinks; undefined when absent. */
-export function readTrustedFile(path: string): Buffer | undefined {
+/** Opens a root-only regular file without following symlinks; undefined when absent. */
+function openTrusted(path: string): { fd: number; size: number } | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -56,42 +56,39 @@ export function readTrustedFile(path: string): Buffer | undefined {
     if (code === 'ELOOP') fail(`${path} is a symlink`);
     throw err;
   }
+  const st = fstatSync(fd);
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+    closeSync(fd);
+    fail(`${path} is not a root-only regular file`);
+  }
+  return { fd, size: st.size };
+}
+
+/** Reads a root-only regular file without following symlinks; undefined when absent. */
+export function readTrustedFile(path: string): Buffer | undefined {
+  const f = openTrusted(path);
+  if (!f) return undefined;
   try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) fail(`${path} is not a root-only regular file`);
-    const buf = Buffer.allocUnsafe(st.size);
+    const buf = Buffer.allocUnsafe(f.size);
     let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
+    while (off < f.size) {
+      const n = readSync(f.fd, buf, off, f.size - off, off);
       if (n === 0) break;
       off += n;
     }
     return buf.subarray(0, off);
   } finally {
-    closeSync(fd);
+    closeSync(f.fd);
   }
 }
 
 /** Is there a root-only regular file of this size at `path` (not following symlinks)? */
 export function trustedFileHasSize(path: string, size: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return false;
-    if (code === 'ELOOP') fail(`${path} is a symlink`);
-    throw err;
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) fail(`${path} is not a root-only regular file`);
-    return st.size === size;
-  } finally {
-    closeSync(fd);
-  }
+  const f = openTrusted(path);
+  if (!f) return false;
+  closeSync(f.fd);
+  return f.size === size;
 }
 
 /** Writes `name` in `dir` atomically (own temp file, fsync, rename): concurrent first runs are safe. */

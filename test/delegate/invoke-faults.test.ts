@@ -1,5 +1,7 @@
 // invokeDelegate against the fault-injection fake: environment, stderr handling and every
 // way a delegate can fail. The real-plugin behaviour is in real-plugins.test.ts.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { invokeDelegate, type DelegateLogEntry } from '../../src/delegate/invoke';
@@ -194,6 +196,9 @@ test('a delegate that leaves a child holding its stdout does not hang us', async
   });
   assert.equal(out, { cniVersion: '1.0.0', daemon: true });
   assert.ok(performance.now() - t0 < 3000, 'did not wait for the background child');
+  // End the fake's background child (started by this test, through the fake) by its pid.
+  const pid = Number(readFileSync(join(dirname(fake), 'daemon.pid'), 'utf8'));
+  if (pid > 1) process.kill(pid, 'SIGKILL');
 });
 
 test('a binary that cannot be started', async () => {

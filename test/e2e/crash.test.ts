@@ -3,27 +3,34 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_BIN, PLUGIN } from '../helpers/plugin';
 import { hostState, withNet, type TestNet } from '../helpers/host';
 
-const ADD_POINTS = ['add-after-intent', 'add-after-pin', 'add-before-delegate-0', 'add-after-delegate-0', 'add-before-delegate-1', 'add-after-delegate-1', 'add-after-record'];
+const ADD_POINTS = ['add-after-allocation', 'add-after-intent', 'add-after-pin', 'add-before-delegate-0', 'add-after-delegate-0', 'add-before-delegate-1', 'add-after-delegate-1', 'add-after-record'];
 const DEL_POINTS = ['del-after-delegates', 'del-after-unpin', 'del-before-record-delete'];
 
 function snapshot(net: TestNet) {
   const recDir = join(net.dataDir, 'records');
+  const table = join(net.dataDir, 'allocations.json');
   return {
     host: hostState(),
     veths: net.vethsOnBridge(),
     reservations: net.reservations(),
     records: existsSync(recDir) ? readdirSync(recDir) : [],
+    allocations: existsSync(table) ? JSON.parse(readFileSync(table, 'utf8')).blocks : [],
   };
 }
 
-/** Two delegates, so there are points between delegates too: bridge, then a no-op tuning. */
+/**
+ * Two delegates, so there are points between delegates too (bridge, then a no-op tuning),
+ * and the allocator (a pool of this test's own) instead of a static mapping.
+ */
 function crashConf(net: TestNet, extra: Record<string, unknown> = {}) {
-  return net.conf('1.0.0', extra, [net.bridgeDelegate(), { type: 'tuning', sysctl: {} }]);
+  const conf = net.conf('1.0.0', { allocator: { start: Math.floor(net.hostID / 65536) * 65536, count: 4 }, ...extra }, [net.bridgeDelegate(), { type: 'tuning', sysctl: {} }]);
+  delete conf.idMappings;
+  return conf;
 }
 
 for (const point of ADD_POINTS) {
