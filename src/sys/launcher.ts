@@ -3,7 +3,7 @@
 // the launcher compiles the real code with V8's code cache, kept in the root-only cache
 // directory. Node starts every CNI call afresh, and compiling ~300 KB of JavaScript each
 // time cost more than everything else the plugin does before its first delegate runs.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
@@ -26,12 +26,23 @@ function section(self: string, from: string, to: string): string {
   return lines.join('\n');
 }
 
+const VERBS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
+
+/** Caches of other builds or Node versions only take space: drop them when writing ours. */
+function removeStaleCaches(dir: string, keep: string): void {
+  const ours = `code-${__CODE_HASH__}-${process.version}-`;
+  for (const f of readdirSync(dir)) {
+    if (f.startsWith('code-') && f.endsWith('.v8') && !f.startsWith(ours) && f !== keep) rmSync(join(dir, f), { force: true });
+  }
+}
+
 function codeCache(): { dir: string; name: string; data: Buffer | undefined } | undefined {
   try {
     const dir = cacheDir();
     ensureTrustedDir(dir);
     // One cache per verb: it holds the functions that verb's run compiled, not just the top level.
-    const verb = (process.env.CNI_COMMAND || 'cli').replace(/[^A-Z]/gi, '').slice(0, 10);
+    const cmd = process.env.CNI_COMMAND ?? '';
+    const verb = VERBS.includes(cmd) ? cmd : 'cli';
     const name = `code-${__CODE_HASH__}-${process.version}-${process.arch}-${verb}.v8`;
     return { dir, name, data: readTrustedFile(join(dir, name)) };
   } catch {
@@ -58,6 +69,7 @@ function launch(): void {
     process.once('exit', () => {
       try {
         writeTrustedFile(cache.dir, cache.name, script.createCachedData());
+        removeStaleCaches(cache.dir, cache.name);
       } catch {
         // a cache is only a speed-up
       }
