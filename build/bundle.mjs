@@ -51,6 +51,9 @@ const result = await build({
   define: { __PLUGIN_VERSION__: JSON.stringify(pkg.version) },
   plugins: [koffiPlugin],
   metafile: true,
+  // Strings with "\n" stay escaped (no raw newlines in template literals): the code becomes
+  // one line, so the launcher takes it out of its comment with a single slice.
+  supported: { 'template-literal': false },
 });
 // Wrapped like Node wraps a CommonJS module: the launcher calls it with its own module's values.
 const code = `(function (exports, require, module, __filename, __dirname) {${result.outputFiles[0].text}\n})`;
@@ -59,12 +62,15 @@ if (/[\r\u2028\u2029]/.test(code)) throw new Error('bundle: unexpected line term
 if (/[^\x00-\x7f]/.test(code)) throw new Error('bundle: non-ASCII in the code; the launcher reads it as latin1');
 if (/\bimport\(/.test(code)) throw new Error('bundle: a dynamic import() survived bundling; vm.Script cannot run it');
 const codeHash = createHash('sha256').update(code).digest('hex').slice(0, 32);
+const CODE_END_PLACEHOLDER = '@@code-end@@';
 const launcher = await build({
   ...common,
   entryPoints: [join(root, 'src/sys/launcher.ts')],
   outfile: outFile,
   legalComments: 'none',
-  define: { __CODE_HASH__: JSON.stringify(codeHash) },
+  // The byte offset where the code section ends is patched in below, once it is known, so the
+  // launcher reads only that much of the file (not the addon behind it).
+  define: { __CODE_HASH__: JSON.stringify(codeHash), __CODE_END__: JSON.stringify(CODE_END_PLACEHOLDER) },
 });
 const asComment = (text) => text.split('\n').map((l) => `//${l}`).join('\n');
 
@@ -86,11 +92,13 @@ for (const name of [...packages].sort()) {
 const addonB64 = gzipSync(addon, { level: 9 }).toString('base64');
 // Written beside and renamed: a plugin being run while we build never sees a half-written file.
 const tmpFile = `${outFile}.${process.pid}.tmp`;
+let head = '#!/usr/bin/env node\n' + launcher.outputFiles[0].text + '\n//@@userns-netns:code\n' + asComment(code);
+if (head.split(CODE_END_PLACEHOLDER).length !== 2) throw new Error('bundle: the code-end placeholder must appear exactly once');
+// Everything up to the addon marker is ASCII, so characters and bytes agree.
+head = head.replace(CODE_END_PLACEHOLDER, String(head.length).padStart(CODE_END_PLACEHOLDER.length, '0'));
 writeFileSync(
   tmpFile,
-  '#!/usr/bin/env node\n' +
-    launcher.outputFiles[0].text +
-    '\n//@@userns-netns:code\n' + asComment(code) +
+  head +
     '\n//@@userns-netns:addon\n' + asComment(addonB64) +
     '\n//@@userns-netns:end\n' +
     `/* Third-party licences of the code bundled in this file:\n${licences}*/\n`,

@@ -3,12 +3,14 @@
 // the launcher compiles the real code with V8's code cache, kept in the root-only cache
 // directory. Node starts every CNI call afresh, and compiling ~300 KB of JavaScript each
 // time cost more than everything else the plugin does before its first delegate runs.
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
 
 declare const __CODE_HASH__: string;
+/** Byte offset of the end of the code section (patched in at build time), as a padded number. */
+declare const __CODE_END__: string;
 
 const CODE_MARKER = '\n//@@userns-netns:code\n';
 const ADDON_MARKER = '\n//@@userns-netns:addon\n';
@@ -55,15 +57,35 @@ declare global {
   var __USERNS_NETNS_MARKS__: Record<string, number> | undefined;
 }
 
+/** The first `length` bytes of this file as latin1, or undefined when that is not possible. */
+function readHead(length: number): string | undefined {
+  if (!Number.isSafeInteger(length) || length <= 0) return undefined;
+  const fd = openSync(__filename, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    let off = 0;
+    while (off < length) {
+      const n = readSync(fd, buf, off, length - off, off);
+      if (n === 0) return undefined; // shorter than the build said: read it all instead
+      off += n;
+    }
+    return buf.toString('latin1', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function launch(): void {
   const marks: Record<string, number> = { launcher: performance.now() };
   globalThis.__USERNS_NETNS_MARKS__ = marks;
   // latin1: the bundled code and the addon's base64 are ASCII (esbuild charset=ascii), and a
-  // one-byte string is decoded and sliced much faster than UTF-8.
-  const self = readFileSync(__filename, 'latin1');
-  globalThis.__USERNS_NETNS_PAYLOAD__ = { addon: () => section(self, ADDON_MARKER, END_MARKER).trim() };
+  // one-byte string is decoded and sliced much faster than UTF-8. Only the part up to the end
+  // of the code is read; the addon behind it only when its cache file is missing.
+  const head = readHead(Number(__CODE_END__));
+  const self = head ?? readFileSync(__filename, 'latin1');
+  globalThis.__USERNS_NETNS_PAYLOAD__ = { addon: () => section(readFileSync(__filename, 'latin1'), ADDON_MARKER, END_MARKER).trim() };
   const cache = codeCache();
-  const script = new Script(section(self, CODE_MARKER, ADDON_MARKER), { filename: __filename, cachedData: cache?.data });
+  const script = new Script(head ? section(self + ADDON_MARKER, CODE_MARKER, ADDON_MARKER) : section(self, CODE_MARKER, ADDON_MARKER), { filename: __filename, cachedData: cache?.data });
   if (cache && (cache.data === undefined || script.cachedDataRejected)) {
     // Written at exit, so the functions this run compiled lazily are in the cache too.
     process.once('exit', () => {
