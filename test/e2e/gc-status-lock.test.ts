@@ -123,10 +123,13 @@ test('the per-attachment lock: a holder past lockTimeoutMs gives code 11 and cha
   });
 });
 
-test('50 parallel ADDs then 50 parallel DELs on one bridge: all succeed, IPs distinct, nothing left', async () => {
+test('50 parallel ADDs then 50 parallel DELs on one bridge: all succeed, IPs and id blocks distinct, nothing left', async () => {
   await withNet(async (net) => {
     const before = hostState();
-    const conf = net.conf('1.0.0');
+    // The allocator (a pool of this test's own), so every attachment gets its own id block.
+    // 2 cores, 50 Node processes: the allocation lock is held for ms but waited on for seconds.
+    const conf = net.conf('1.0.0', { allocator: { start: Math.floor(net.hostID / 65536) * 65536, count: 64 }, lockTimeoutMs: 60000 });
+    delete conf.idMappings;
     const atts = Array.from({ length: 50 }, () => net.attachment());
     const runAsync = (cmd: string, a: (typeof atts)[number]) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -143,11 +146,15 @@ test('50 parallel ADDs then 50 parallel DELs on one bridge: all succeed, IPs dis
     const ips = adds.map((r) => JSON.parse(r.out).ips[0].address);
     assert.is(new Set(ips).size, 50, 'distinct IPs');
     assert.is(net.reservations().length, 50);
+    const blocks = atts.map((a) => JSON.parse(readFileSync(recordFile(net.dataDir, net.name, a.containerId), 'utf8')).allocation.hostID);
+    assert.is(new Set(blocks).size, 50, 'distinct id blocks');
+    assert.ok(blocks.every((b) => b % 65536 === 0), 'aligned');
     const dels = await Promise.all(atts.map((a) => runAsync('DEL', a)));
     assert.equal(dels.filter((r) => r.code !== 0).map((r) => r.out), []);
     assert.equal(net.reservations(), []);
     assert.equal(net.vethsOnBridge(), []);
     assert.equal(readdirSync(join(net.dataDir, 'records')), []);
+    assert.equal(JSON.parse(readFileSync(join(net.dataDir, 'allocations.json'), 'utf8')).blocks, [], 'every block released');
     assert.equal(hostState(), before);
   });
 });
