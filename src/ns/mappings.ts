@@ -1,8 +1,11 @@
 // uid/gid mapping types and validation. Validation runs before anything is created.
 import { CniError, ErrorCode, show } from '../cni/errors';
 
-export interface IdMapRange { containerID: number; hostID: number; size: number }
-export interface IdMappings { uidMappings: IdMapRange[]; gidMappings: IdMapRange[] }
+import type { IdMapRange, IdMappings as SchemaIdMappings } from '../generated/types';
+
+export type { IdMapRange };
+/** The schema's IdMappings once resolved: the engine always writes both maps. */
+export type IdMappings = Required<SchemaIdMappings>;
 
 /** Kernel limit on extents per map (UID_GID_MAP_MAX_EXTENTS). */
 export const MAX_MAP_RANGES = 340;
