@@ -31,14 +31,19 @@ for (const f of files) {
   typeChunks.push(`// ${f}\n${ts}`);
 }
 // Declarations of shared schemas appear once per importer: keep the first of each.
-const seen = new Set();
+const seen = new Map();
 const out = [];
 for (const chunk of typeChunks) {
   for (const decl of chunk.split(/\n(?=export )/)) {
     const m = /^export (?:interface|type) (\w+)/.exec(decl.trim());
     if (m) {
-      if (seen.has(m[1])) continue;
-      seen.add(m[1]);
+      const body = decl.trim().replace(/\/\*[\s\S]*?\*\//g, '').trim();
+      if (seen.has(m[1])) {
+        // The same name from two schemas must be the same type, or one would silently win.
+        if (seen.get(m[1]) !== body) throw new Error(`gen: two different types are both named ${m[1]}: give one a distinct title`);
+        continue;
+      }
+      seen.set(m[1], body);
     }
     out.push(decl.trim());
   }

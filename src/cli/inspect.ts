@@ -1,5 +1,6 @@
 // `userns-netns inspect`: the full record(s) of an attachment plus a live check, from the
 // files and the kernel alone, so a restarted runtime (or a person) gets the IPs back.
+import type { InspectOutput } from '../generated/types';
 import { parseArgs } from './args';
 import { usageError } from './fail';
 import { ipsOf, mappingSummary } from './format';
@@ -15,7 +16,8 @@ export async function cmdInspect(argv: string[], out: (s: string) => void): Prom
   const hits = findRecords(a.dataDir, a.positionals[0]!).map((f) => ({ record: f.record, check: liveCheck(f.record) }));
   const allLive = hits.every((h) => h.check.live);
   if (a.json) {
-    out(`${JSON.stringify({ schema: 'userns-netns.inspect/v1', dataDir: a.dataDir, attachments: hits }, null, 2)}\n`);
+    const doc: InspectOutput = { schema: 'userns-netns.inspect/v1', dataDir: a.dataDir, attachments: hits };
+    out(`${JSON.stringify(doc, null, 2)}\n`);
     return allLive ? 0 : NOT_LIVE;
   }
   for (const { record: r, check: c } of hits) {

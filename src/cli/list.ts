@@ -1,4 +1,5 @@
 // `userns-netns list`: one line (or one JSON object) per attachment in a data dir.
+import type { ListOutput, ListRow } from '../generated/types';
 import { parseArgs } from './args';
 import { usageError } from './fail';
 import { ageSeconds, humanAge, ipsOf, mappingSummary, table } from './format';
@@ -10,7 +11,7 @@ export async function cmdList(argv: string[], out: (s: string) => void): Promise
   if (a.positionals.length > 0) throw usageError(`list takes no arguments, got ${JSON.stringify(a.positionals[0])}`);
   const { records, corrupt } = loadRecords(a.dataDir);
   const now = Date.now();
-  const rows = records.map(({ record: r }) => {
+  const rows = records.map(({ record: r }): ListRow => {
     const live = liveCheck(r);
     return {
       network: r.network,
@@ -29,7 +30,8 @@ export async function cmdList(argv: string[], out: (s: string) => void): Promise
     };
   });
   if (a.json) {
-    out(`${JSON.stringify({ schema: 'userns-netns.list/v1', dataDir: a.dataDir, attachments: rows, corrupt }, null, 2)}\n`);
+    const doc: ListOutput = { schema: 'userns-netns.list/v1', dataDir: a.dataDir, attachments: rows, corrupt };
+    out(`${JSON.stringify(doc, null, 2)}\n`);
     return 0;
   }
   const lines = [['NETWORK', 'CONTAINER', 'IFNAME', 'MODE', 'PHASE', 'IPS', 'NETNS', 'UIDMAP', 'AGE', 'LIVE']];

@@ -1,34 +1,12 @@
 // Live check of a record against the kernel: are the namespaces it names still there, the
 // same ones (inode), and is the netns still owned by the recorded user namespace?
 // Read-only and synchronous: a person may run it at any time, beside a running plugin.
-import type { AttachmentRecord } from '../generated/types';
+import type { AttachmentRecord, LiveCheck, NsLive } from '../generated/types';
 import { inspectNamespace } from '../ns';
 import { currentBootId } from '../state/boot-id';
 
-export interface NsLive {
-  path: string;
-  /** something exists at the path */
-  present: boolean;
-  /** it is a namespace of the expected type */
-  isNamespace: boolean;
-  inode: number | null;
-  recordedInode: number | null;
-  inodeMatches: boolean;
-}
-
-export interface LiveCheck {
-  /** every check below passed */
-  live: boolean;
-  sameBoot: boolean;
-  netns: NsLive;
-  /** null in adopt mode: there is no userns pin of ours */
-  userns: NsLive | null;
-  /** inode of the user namespace that owns the netns now, null when the netns is gone */
-  netnsOwnerInode: number | null;
-  ownerMatches: boolean;
-  /** human-readable reasons why `live` is false */
-  problems: string[];
-}
+// The shapes are part of `inspect --json`: they come from src/schemas/operator-output.schema.json.
+export type { LiveCheck, NsLive };
 
 function checkNs(path: string, recorded: number | undefined, type: 'net' | 'user'): NsLive & { ownerInode: number | null } {
   const i = path ? inspectNamespace(path) : { exists: false, isNsfsMount: false, nsType: undefined, inode: undefined, owner: undefined };

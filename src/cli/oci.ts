@@ -1,19 +1,13 @@
 // `userns-netns oci`: the runtime-spec fragment to join an attachment. Everything in it is
 // read from the live kernel, not copied from the record: runc refuses mappings that differ
 // from the user namespace's real ones, and a stale pin must fail here, not in the runtime.
-import type { IdMapRange } from '../generated/types';
+import type { OciFragment } from '../generated/types';
 import { inspectNamespace } from '../ns';
 import { parseArgs } from './args';
 import { OperatorError, usageError } from './fail';
 import { findOne } from './records';
 
-export interface OciFragment {
-  linux: {
-    namespaces: { type: 'user' | 'network'; path: string }[];
-    uidMappings?: IdMapRange[];
-    gidMappings?: IdMapRange[];
-  };
-}
+export type { OciFragment };
 
 /** The path of the netns owner, or why there is none. Adopt mode has no userns pin of ours. */
 function usernsPathFor(mode: 'create' | 'adopt', recordedUserns: string, netnsPath: string, ownerInode: number): string {

@@ -1,4 +1,5 @@
 // Runs the built single file as a person would: no CNI_COMMAND, arguments on the command line.
+import { validateOperatorOutput } from '../../../src/generated/validators';
 import { spawnSync } from 'node:child_process';
 import { PLUGIN } from '../../helpers/plugin';
 
@@ -13,5 +14,8 @@ export function op(args: string[]): OpRun {
 export function opJson(args: string[], expectStatus = 0): any {
   const r = op(args);
   if (r.status !== expectStatus) throw new Error(`${args.join(' ')}: exit ${r.status}, stderr: ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  const doc = JSON.parse(r.stdout);
+  // The documented, stable shape: every JSON the operator commands print matches the schema.
+  if (!validateOperatorOutput(doc)) throw new Error(`${args.join(' ')}: output does not match operator-output.schema.json: ${JSON.stringify(validateOperatorOutput.errors?.[0])}`);
+  return doc;
 }
