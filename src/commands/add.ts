@@ -16,11 +16,15 @@ import { resolveNetnsTarget } from '../attachment/netns-target';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint } from '../attachment/failpoints';
+import { findPlugin } from '../delegate';
+import { resolveExplicitMapping } from '../idmap/resolve';
+import { poolFromConfig } from '../idmap/pool';
 import { releaseAllocation } from '../idmap/release';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
+  validateBeforeAnything(ctx);
   return ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const existing = ctx.store.get(ctx.key);
     if (existing !== undefined && !isCorrupt(existing) && existing.phase === 'ready') {
@@ -116,6 +120,18 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       throw err;
     }
   });
+}
+
+/**
+ * Everything that can be checked without touching the host: a bad CNI_NETNS, mapping,
+ * allocator setting or delegate type fails here, before any file, lock or namespace exists.
+ * (Checked again under the lock where the answer can change meanwhile.)
+ */
+function validateBeforeAnything(ctx: AttachmentContext): void {
+  const { conf, env } = ctx.inv;
+  const target = resolveNetnsTarget(env.netns!, conf);
+  if (target.mode === 'create' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
+  for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
 }
 
 export type { AttachmentContext };

@@ -129,6 +129,19 @@ test('a second ADD of the same attachment is an error that changes nothing', asy
   });
 });
 
+test('a delegate type not found in CNI_PATH fails before anything is created', async () => {
+  await withNet(async (net) => {
+    const before = hostState();
+    const a = net.attachment();
+    const r = net.run('ADD', a, net.conf('1.0.0', {}, [net.bridgeDelegate(), { type: 'no-such-plugin' }]));
+    assert.is(r.json?.code, 7, r.stdout);
+    assert.match(r.json.msg, '"no-such-plugin"');
+    assert.not.ok(existsSync(net.dataDir), 'no data dir, no lock, no record');
+    assert.not.ok(existsSync(a.netnsPin));
+    assert.equal(hostState(), before);
+  });
+});
+
 test('failure injection: unknown IPAM type rolls everything back', async () => {
   await withNet(async (net) => {
     const before = hostState();
