@@ -4,7 +4,6 @@
 // cache path is never followed. The bytes (gzip, base64) sit in a trailing comment of the
 // bundle, read by the launcher only when the cache file is missing.
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { cacheDir, ensureTrustedDir, trustedFileHasSize, writeTrustedFile } from './trusted-dir';
 
 export interface BundlePayload {
@@ -43,7 +42,9 @@ function loadFromCache(sha256: string, size: number): unknown {
   if (!trustedFileHasSize(path, size)) {
     const payload = globalThis.__USERNS_NETNS_PAYLOAD__;
     if (!payload) throw new Error('native addon: no payload (not running from the single-file bundle)');
-    writeTrustedFile(dir, name, gunzipSync(Buffer.from(payload.addon(), 'base64')));
+    // zlib only here, on a cache miss: loading it on every call would cost a few ms.
+    const zlib = process.getBuiltinModule('node:zlib');
+    writeTrustedFile(dir, name, zlib.gunzipSync(Buffer.from(payload.addon(), 'base64')));
   }
   const mod = { exports: {} as unknown };
   process.dlopen(mod, path);
