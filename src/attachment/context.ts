@@ -48,3 +48,16 @@ export function saveRecord(ctx: AttachmentContext, rec: AttachmentRecord): void 
   rec.updatedAt = new Date().toISOString();
   ctx.store.put(ctx.key, rec);
 }
+
+/**
+ * The chain's result as the delegates made it: the last delegate result. It names the netns by
+ * the pin's real path, which is the CNI_NETNS delegates get; the result printed to the runtime
+ * (rec.result) names it by the path the runtime used, and bridge's CHECK compares the two.
+ */
+export function chainResult(rec: AttachmentRecord): Record<string, unknown> | undefined {
+  for (let i = rec.delegates.length - 1; i >= 0; i--) {
+    const r = rec.delegates[i]!.result;
+    if (r) return r;
+  }
+  return undefined;
+}

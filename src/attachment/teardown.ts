@@ -1,33 +1,37 @@
 // The one DEL path, used by DEL, by ADD's rollback and by GC: it works from the record alone.
 // Delegates first (reverse order), then our pins, then the record - last, and only when
 // everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
-import { lstatSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { CniError, asCniError } from '../cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
+import { fileHoldsToken, reservationTempPath } from '../ns/pins';
 import { currentBootId } from '../state/boot-id';
-import { type AttachmentContext, saveRecord } from './context';
+import { type AttachmentContext, chainResult, saveRecord } from './context';
 import { runDelegate } from './delegate-runner';
 import { releaseAllocation } from '../idmap/release';
 import { failpoint } from './failpoints';
 
-function isEmptyFile(path: string): boolean {
-  try {
-    const st = lstatSync(path);
-    return st.isFile() && st.size === 0;
-  } catch {
-    return false;
-  }
-}
-
-/** True when the pin at `ref.path` is ours to remove: the namespace we recorded, or a half-made pin. */
+/**
+ * Is the pin at `ref.path` ours to remove? Only with proof: a mount of the namespace inode we
+ * journalled before mounting it, or a plain file holding our token (reserved, not yet
+ * mounted, or left by a lost mount). Anything else at that path - a pin that another ADD,
+ * `ip netns add` or a later boot put there - is left alone.
+ */
 function pinIsOurs(ref: NamespaceRef, type: 'net' | 'user'): boolean {
   const info = inspectNamespace(ref.path);
   if (!info.exists) return false;
-  // Not a mount (any more): the empty file a killed ADD or a lost mount left at our pin path.
-  if (!info.isNsfsMount) return ref.pin !== 'none' && isEmptyFile(ref.path);
-  if (info.nsType !== type) return false;
-  return ref.inode === undefined ? ref.pin === 'intent' : info.inode === ref.inode;
+  if (info.isNsfsMount) return info.nsType === type && ref.inode !== undefined && info.inode === ref.inode;
+  return ref.token !== undefined && fileHoldsToken(ref.path, ref.token);
+}
+
+/** Removes our pin and the temporary name a reservation killed mid-way may have left. */
+export function removePin(ref: NamespaceRef, type: 'net' | 'user'): void {
+  if (pinIsOurs(ref, type)) unpin(ref.path);
+  if (ref.token !== undefined) {
+    const tmp = reservationTempPath(ref.path, ref.token);
+    if (fileHoldsToken(tmp, ref.token)) unlinkSync(tmp);
+  }
 }
 
 export interface TeardownOptions {
@@ -55,7 +59,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     const d = rec.delegates[i]!;
     const end = ctx.log.step('delegate-del');
     try {
-      await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? rec.result ?? d.result : undefined);
+      await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? chainResult(rec) : undefined);
     } catch (err) {
       if (i === opts.failedDelegate) ctx.log.error('failed-delegate-del', { delegate: d.type, error: (err as Error).message });
       else errors.push(asCniError(err));
@@ -72,7 +76,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
       if (ref.pin === 'none' || ref.path === '') continue;
       try {
-        if (pinIsOurs(ref, type)) unpin(ref.path);
+        removePin(ref, type);
       } catch (err) {
         errors.push(asCniError(err));
       }

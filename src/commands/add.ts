@@ -1,6 +1,7 @@
 // ADD: create (or adopt) the namespaces, run the delegates inside, persist, answer.
 // Every side effect is written to the record before it happens (an intent journal), so a
 // plugin killed at any instant leaves enough for DEL, GC or a retried ADD to roll back.
+import { randomBytes } from 'node:crypto';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
 import { convertResult } from '../cni/result-convert';
@@ -39,6 +40,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
 
     const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
     const now = new Date().toISOString();
+    // Written into our pin files (journalled first): proof that a pin found later is ours.
+    const pinToken = randomBytes(8).toString('hex');
     const rec: AttachmentRecord = {
       schemaVersion: 1,
       network: ctx.key.network,
@@ -50,8 +53,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       bootId: currentBootId(),
       createdAt: now,
       updatedAt: now,
-      netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent' } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
-      userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent' } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
+      netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
+      userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
       delegates: [],
     };
     let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
@@ -72,10 +75,24 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       await failpoint('add-after-intent');
       if (target.mode === 'create') {
         const end = ctx.log.step('namespaces');
-        const ns = await createPinnedNamespaces({ mappings: mapping!.mappings, netnsPin: target.netnsPin, usernsPin: target.usernsPin, loopbackUp: true });
+        const ns = await createPinnedNamespaces({
+          mappings: mapping!.mappings,
+          netnsPin: target.netnsPin,
+          usernsPin: target.usernsPin,
+          loopbackUp: true,
+          pinToken,
+          // Journal the inodes before the mounts exist: a mount found later is ours only if it
+          // shows the inode we recorded.
+          beforePin: async ({ netnsInode, usernsInode }) => {
+            rec.netns.inode = netnsInode;
+            rec.userns.inode = usernsInode;
+            saveRecord(ctx, rec);
+            await failpoint('add-before-pin');
+          },
+        });
         end({ netnsInode: ns.netnsInode });
-        rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned' };
-        rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned' };
+        rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
+        rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
         await failpoint('add-after-pin');
       }
 
@@ -129,8 +146,15 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
  */
 function validateBeforeAnything(ctx: AttachmentContext): void {
   const { conf, env } = ctx.inv;
-  const target = resolveNetnsTarget(env.netns!, conf);
-  if (target.mode === 'create' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
+  let target: ReturnType<typeof resolveNetnsTarget> | undefined;
+  try {
+    target = resolveNetnsTarget(env.netns!, conf);
+  } catch (err) {
+    // A killed ADD of this very attachment may have left its pin file there: the retry
+    // clears that leftover under the lock first, then looks again.
+    if (ctx.store.get(ctx.key) === undefined) throw err;
+  }
+  if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
   for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
 }
 

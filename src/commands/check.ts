@@ -6,7 +6,7 @@ import type { Invocation } from '../cni/invocation';
 import type { AttachmentRecord } from '../generated/types';
 import { inspectNamespace } from '../ns';
 import { isCorrupt } from '../state/record-store';
-import { attachmentContext } from '../attachment/context';
+import { attachmentContext, chainResult } from '../attachment/context';
 import { runDelegate } from '../attachment/delegate-runner';
 
 function mismatch(msg: string): CniError {
@@ -47,7 +47,8 @@ export async function cmdCheck(inv: Invocation): Promise<undefined> {
     if (isCorrupt(rec)) throw new CniError(ErrorCode.StateFailure, `CHECK: the record of ${name} is damaged: ${rec.error}`);
     if (rec.phase !== 'ready') throw new CniError(ErrorCode.UnknownContainer, `CHECK: attachment ${name} is not ready (phase ${rec.phase})`);
     verifyNamespaces(rec, inv.env.netns);
-    for (const d of rec.delegates) await runDelegate(ctx, 'CHECK', d, rec.netns.path, rec.result);
+    const prev = chainResult(rec) ?? rec.result;
+    for (const d of rec.delegates) await runDelegate(ctx, 'CHECK', d, rec.netns.path, prev);
   });
   return undefined;
 }

@@ -1,17 +1,17 @@
 // GC (CNI 1.1.0): every attachment of this network that our records know and the runtime did
 // not list in cni.dev/valid-attachments (or the older cni.dev/attachments; a missing key
-// means none is valid, as cnitool sends it) goes through the full DEL path. Then pins and
-// allocations no record owns, and GC forwarded to delegates that speak 1.1.0. Errors do not
-// stop the sweep; all are reported at the end.
+// means none is valid, as cnitool sends it) goes through the full DEL path. Then id blocks no
+// record owns, stale temp files, and GC forwarded to delegates that speak 1.1.0. Pins are
+// removed only through a record that proves them ours: pin directories are shared by every
+// network and data dir, so a pin no record of *this* data dir names may well be someone
+// else's. Errors do not stop the sweep; all are reported at the end.
 import { CniError, ErrorCode, asCniError } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
 import { createLogger } from '../log/logger';
-import { isCorrupt } from '../state/record-store';
 import { sweepTempFiles } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import { clearLeftover } from '../attachment/leftover';
-import { sweepOrphanPins } from '../attachment/orphan-pins';
 import { allocatorEnv, sweepOrphanAllocations } from '../idmap/allocator';
 
 interface ValidAttachment {
@@ -36,17 +36,6 @@ function validAttachments(raw: Record<string, unknown>): Set<string> {
   return set;
 }
 
-/** Every pin path any record (of any network in this data dir) names. */
-function ownedPins(store: ReturnType<typeof openStore>): Set<string> {
-  const owned = new Set<string>();
-  for (const { record } of store.list()) {
-    if (isCorrupt(record)) continue;
-    owned.add(record.netns.path);
-    if (record.userns.path) owned.add(record.userns.path);
-  }
-  return owned;
-}
-
 export async function cmdGc(inv: Invocation): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'GC' });
   const valid = validAttachments(inv.conf.raw as Record<string, unknown>);
@@ -69,9 +58,6 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
     }
   }
 
-  const pins = sweepOrphanPins(inv.conf.netnsPinDirs, inv.conf.usernsPinDir, () => ownedPins(store));
-  for (const p of pins.removed) log.info('gc-orphan-pin', { pin: p });
-  errors.push(...pins.errors.map(asCniError));
   try {
     const dropped = await sweepOrphanAllocations(allocatorEnv(inv.conf, store, log));
     if (dropped > 0) log.info('gc-orphan-allocations', { dropped });

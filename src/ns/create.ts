@@ -36,6 +36,16 @@ export interface CreateOptions {
     /** after the userns holder's ns file was opened, before its maps are written */
     afterUsernsHolderOpened?: (holderPid: number) => void | Promise<void>;
   };
+  /**
+   * Hex token written into the pin files as they are reserved (see reservePin): journal it
+   * before the call and a later cleanup can prove the pins are ours.
+   */
+  pinToken?: string;
+  /**
+   * Called with both namespaces' inodes after they were verified and before they are bind-
+   * mounted: the caller's last chance to journal what will be at the pin paths.
+   */
+  beforePin?: (ids: { netnsInode: number; usernsInode: number }) => void | Promise<void>;
   /** how long a helper may take to create the netns (default 5000 ms) */
   timeoutMs?: number;
   /** helpers exit by themselves after this many seconds if never killed (default HOLDER_SECONDS) */
@@ -176,8 +186,8 @@ async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
   try {
     ensurePinDir(netDir);
     ensurePinDir(userDir);
-    netRes = reservePin(netnsPin, 'netns pin');
-    userRes = reservePin(usernsPin, 'userns pin');
+    netRes = reservePin(netnsPin, 'netns pin', opts.pinToken);
+    userRes = reservePin(usernsPin, 'userns pin', opts.pinToken);
 
     // 1. The user namespace, held by a clone(sleep) child.
     try {
@@ -274,6 +284,7 @@ async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
     }
 
     // 5. Pin from the held fds.
+    await opts.beforePin?.({ netnsInode, usernsInode }); // the fds we hold keep both alive meanwhile
     bindPin(netRes, netFd, netnsInode);
     bindPin(userRes, userFd, usernsInode);
     ok = true;

@@ -6,7 +6,7 @@ import { CniError, ErrorCode, show } from '../cni/errors';
 import { SysError, errnoName } from '../sys/libc';
 import { mount, umount2Raw, MS_BIND, MS_REC, MS_SHARED, MNT_DETACH, UMOUNT_NOFOLLOW, nsIoctlRaw, NS_GET_NSTYPE, CLONE_NEWNET } from './syscalls';
 
-const { O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 function fail(msg: string, cause?: unknown): CniError {
   return new CniError(ErrorCode.NamespaceFailure, msg, cause === undefined ? {} : { cause });
@@ -64,16 +64,80 @@ export function ensurePinDir(dir: string): void {
 /** A reserved pin: the empty file we created with O_EXCL, held open. */
 export interface Reservation { path: string; fd: number; dev: number; ino: number; mounted: boolean }
 
-export function reservePin(p: string, what: string): Reservation {
+/**
+ * Reserve a pin path: an empty file we create only if nothing is there. With a `token`, the
+ * file is first made under a name of its own (`.<name>.<token>.pin`) holding the token, then
+ * hard-linked to `p` (link() never replaces an existing path) and the temporary name removed:
+ * a caller that journalled the token before calling can tell our pin from anyone else's even
+ * if it is killed at any instant in between (see fileHoldsToken).
+ */
+export function reservePin(p: string, what: string, token?: string): Reservation {
+  if (token === undefined) return openExclusive(p, what);
+  if (!/^[0-9a-f]{8,64}$/.test(token)) throw fail(`pin token must be hex, got ${show(token)}`);
+  const tmp = reservationTempPath(p, token);
+  const t = openExclusive(tmp, `${what} (temporary name)`, token);
+  try {
+    fs.linkSync(tmp, p);
+  } catch (e) {
+    releaseReservation(t);
+    if (errCode(e) === 'EEXIST') throw new CniError(ErrorCode.PinExists, `${what} ${p} already exists; it was left untouched`);
+    throw fail(`${what} ${p} cannot be created: ${(e as Error).message}`, e);
+  }
+  // The fd still names the temporary dentry, which mount() cannot use once unlinked: hold
+  // the file by its final name instead, checking it is the very file we made.
   let fd: number;
   try {
-    fd = fs.openSync(p, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0);
+    fd = fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (st.dev !== t.dev || st.ino !== t.ino) {
+      fs.closeSync(fd);
+      throw fail(`${what} ${p} changed under us right after it was created`);
+    }
+  } catch (e) {
+    releaseReservation(t);
+    throw e instanceof CniError ? e : fail(`${what} ${p} cannot be opened: ${(e as Error).message}`, e);
+  }
+  closeReservation(t);
+  fs.unlinkSync(tmp);
+  return { path: p, fd, dev: t.dev, ino: t.ino, mounted: false };
+}
+
+/** Where reservePin keeps a pin file before it is linked at `p`. */
+export function reservationTempPath(p: string, token: string): string {
+  return path.join(path.dirname(p), `.${path.basename(p)}.${token}.pin`);
+}
+
+/** Is `p` a regular file (not followed if a symlink) holding exactly `token`? */
+export function fileHoldsToken(p: string, token: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size !== token.length) return false;
+    const buf = Buffer.alloc(token.length);
+    return fs.readSync(fd, buf, 0, buf.length, 0) === buf.length && buf.toString('latin1') === token;
+  } catch {
+    return false; // e.g. an nsfs mount on top: not a plain file of ours
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function openExclusive(p: string, what: string, content?: string): Reservation {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, (content === undefined ? O_RDONLY : O_RDWR) | O_CREAT | O_EXCL | O_NOFOLLOW, 0o444);
   } catch (e) {
     const c = errCode(e);
     if (c === 'EEXIST') throw new CniError(ErrorCode.PinExists, `${what} ${p} already exists; it was left untouched`);
     if (c === 'EROFS') throw fail(`${what} ${p} cannot be created: pin directory ${path.dirname(p)} is on a read-only filesystem`, e);
     throw fail(`${what} ${p} cannot be created: ${(e as Error).message}`, e);
   }
+  if (content !== undefined) fs.writeSync(fd, content);
   const st = fs.fstatSync(fd);
   return { path: p, fd, dev: st.dev, ino: st.ino, mounted: false };
 }

@@ -3,6 +3,7 @@
 // no one else, with trustworthy ancestors. Native code and code caches are never loaded from
 // anywhere another user could write to, and symlinks are never followed.
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 
 export const DEFAULT_CACHE_DIR = '/var/cache/userns-netns';
@@ -93,7 +94,8 @@ export function trustedFileHasSize(path: string, size: number): boolean {
 
 /** Writes `name` in `dir` atomically (own temp file, fsync, rename): concurrent first runs are safe. */
 export function writeTrustedFile(dir: string, name: string, bytes: Uint8Array): void {
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  // Random part: a run killed mid-write leaves its temp file, and pids get reused.
+  const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);

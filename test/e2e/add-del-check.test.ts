@@ -2,10 +2,11 @@
 // Debian bridge + host-local, for the CNI versions runtimes use.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
 import { fileMode, hostState, isNsfsMount, sh, withNet, type TestNet } from '../helpers/host';
+import { uniqueName } from '../helpers/unique';
 
 function recordPath(net: TestNet, containerId: string): string {
   return join(net.dataDir, 'records', `${net.name}+${containerId}+eth0.json`);
@@ -232,6 +233,69 @@ test('symlinks planted at the netns or userns pin path are never followed', asyn
       sh('ip', ['netns', 'del', victim.pinName], { allowFail: true });
     }
     assert.equal(hostState(), before);
+  });
+});
+
+test('a failed ADD never removes a pin it did not make (two pin dirs sharing one userns pin dir)', async () => {
+  await withNet(async (net) => {
+    const dirA = join(net.dir, 'netA');
+    const dirB = join(net.dir, 'netB');
+    const usernsDir = join(net.dir, 'userns');
+    const conf = net.conf('1.0.0', { netnsPinDirs: [dirA, dirB], usernsPinDir: usernsDir });
+    const name = uniqueName('uxq');
+    const first = { containerId: uniqueName('c'), netnsPin: join(dirA, name) };
+    const second = { containerId: uniqueName('c'), netnsPin: join(dirB, name) };
+    try {
+      const add = net.run('ADD', first, conf);
+      assert.is(add.status, 0, add.stdout);
+      const r = net.run('ADD', second, conf);
+      assert.is(r.json?.code, 101, r.stdout);
+      assert.match(r.json.msg, join(usernsDir, name));
+      assert.is(net.run('CHECK', first, { ...conf, prevResult: add.json }).status, 0, 'the first attachment keeps its pins');
+      assert.is(net.run('DEL', first, conf).status, 0);
+      assert.not.ok(existsSync(first.netnsPin) || existsSync(join(usernsDir, name)));
+    } finally {
+      for (const d of [dirA, dirB, usernsDir]) sh('umount', ['-R', '-l', d], { allowFail: true });
+    }
+  });
+});
+
+test('DEL of an ADD killed before pinning leaves a netns someone else created at that path since', async () => {
+  await withNet(async (net) => {
+    const conf = net.conf();
+    const a = net.attachment();
+    const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-intent=kill' });
+    assert.is(killed.status, null);
+    sh('ip', ['netns', 'add', a.pinName]); // another tool reuses the name
+    try {
+      const inode = inspectNamespace(a.netnsPin).inode;
+      assert.is(net.run('DEL', a, conf).status, 0);
+      assert.is(inspectNamespace(a.netnsPin).inode, inode, 'not ours: left in place');
+    } finally {
+      sh('ip', ['netns', 'del', a.pinName], { allowFail: true });
+    }
+  });
+});
+
+test('CNI_NETNS through a symlinked pin directory: ADD, CHECK and DEL all work', async () => {
+  await withNet(async (net) => {
+    const real = join(net.dir, 'pins-real');
+    const link = join(net.dir, 'pins-link');
+    sh('mkdir', ['-p', real]);
+    sh('ln', ['-s', real, link]);
+    const conf = net.conf('1.0.0', { netnsPinDirs: [link], usernsPinDir: join(net.dir, 'userns') });
+    const a = { containerId: uniqueName('c'), netnsPin: join(link, uniqueName('uxs')) };
+    try {
+      const add = net.run('ADD', a, conf);
+      assert.is(add.status, 0, add.stdout);
+      assert.is(add.json.interfaces.find((i: any) => i.sandbox).sandbox, a.netnsPin, 'the runtime\'s path in the result');
+      const check = net.run('CHECK', a, { ...conf, prevResult: add.json });
+      assert.is(check.status, 0, check.stdout);
+      assert.is(net.run('DEL', a, conf).status, 0);
+      assert.equal(readdirSync(real), []);
+    } finally {
+      for (const d of [real, join(net.dir, 'userns')]) sh('umount', ['-R', '-l', d], { allowFail: true });
+    }
   });
 });
 

@@ -47,26 +47,34 @@ test('GC keeps the listed attachments working and releases all others, including
   });
 });
 
-test('GC removes pins no record owns, but never a netns it did not make', async () => {
+test('GC of a damaged record releases its reservation and the pins it proves ours', async () => {
   await withNet(async (net) => {
+    const before = hostState();
     const conf = net.conf('1.1.0');
     const a = net.attachment();
     assert.is(net.run('ADD', a, conf).status, 0);
-    // Lose the record (e.g. deleted by hand): the pins are orphans we can prove are ours.
+    // Damage the record but leave its netns/userns parts readable (as a torn edit would).
     const file = recordFile(net.dataDir, net.name, a.containerId);
-    sh('rm', [file]);
-    const foreign = net.attachment();
-    sh('ip', ['netns', 'add', foreign.pinName]);
-    try {
-      const gc = net.run('GC', { containerId: '' }, conf, { CNI_CONTAINERID: '', CNI_IFNAME: '', CNI_NETNS: '' });
-      assert.is(gc.status, 0, gc.stdout);
-      assert.not.ok(existsSync(a.netnsPin) || existsSync(a.usernsPin), 'orphaned pins removed');
-      assert.ok(existsSync(foreign.netnsPin), 'a foreign netns is left alone');
-    } finally {
-      sh('ip', ['netns', 'del', foreign.pinName], { allowFail: true });
-    }
-    // host-local still holds the reservation of the lost record: without a record we cannot
-    // know it was ours. It is released by DEL with the same container id (IPAM frees by id).
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"schemaVersion":1', '"schemaVersion":"garbage"'));
+    const gc = net.run('GC', { containerId: '' }, conf, { CNI_CONTAINERID: '', CNI_IFNAME: '', CNI_NETNS: '' });
+    assert.is(gc.status, 0, gc.stdout);
+    assert.equal(net.reservations(), []);
+    assert.not.ok(existsSync(file));
+    assert.equal(hostState(), before);
+  });
+});
+
+test('GC never removes pins that no record of its own data dir proves ours (another network\'s live pins stay)', async () => {
+  await withNet(async (net) => {
+    const conf = net.conf('1.1.0');
+    const a = net.attachment();
+    const add = net.run('ADD', a, conf);
+    assert.is(add.status, 0);
+    // Another network with its own data dir: its GC knows nothing of ours.
+    const other = { ...conf, name: `${net.name}x`, dataDir: join(net.dir, 'other-data') };
+    const gc = net.run('GC', { containerId: '' }, other, { CNI_CONTAINERID: '', CNI_IFNAME: '', CNI_NETNS: '' });
+    assert.is(gc.status, 0, gc.stdout);
+    assert.is(net.run('CHECK', a, { ...conf, prevResult: add.json }).status, 0, 'still fully working');
     assert.is(net.run('DEL', a, conf).status, 0);
   });
 });
