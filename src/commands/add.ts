@@ -20,7 +20,6 @@ import { failpoint } from '../attachment/failpoints';
 import { findPlugin } from '../delegate';
 import { resolveExplicitMapping } from '../idmap/resolve';
 import { poolFromConfig } from '../idmap/pool';
-import { releaseAllocation } from '../idmap/release';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
@@ -67,8 +66,9 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       await failpoint('add-after-allocation');
       saveRecord(ctx, rec);
     } catch (err) {
-      // Nothing journalled yet: only the id block (if any) exists. Give it back here.
-      await releaseAllocation(rec, ctx).catch((e: Error) => ctx.log.error('release-failed', { error: e.message }));
+      // Nothing exists yet but the id block (if any) and perhaps the record: the DEL path
+      // gives both back.
+      await teardown(ctx, rec).catch((e: Error) => ctx.log.error('rollback-incomplete', { error: e.message }));
       throw err;
     }
     try {

@@ -34,7 +34,7 @@ export interface AllocatorEnv {
 }
 
 /** Runs `fn` under the table lock; a timeout is code 11 naming the lock. */
-async function underTableLock<T>(env: AllocatorEnv, fn: () => Promise<T> | T): Promise<T> {
+export async function underTableLock<T>(env: AllocatorEnv, fn: () => Promise<T> | T): Promise<T> {
   ensurePrivateDir(env.dataDir);
   const lockPath = join(env.dataDir, TABLE_LOCK);
   try {

@@ -4,7 +4,8 @@
 import type { AttachmentRecord } from '../generated/types';
 import type { IdMappings } from '../ns';
 import type { AttachmentContext } from '../attachment/context';
-import { allocateBlock, allocatorEnv, blocksHeldByOthers } from './allocator';
+import { allocateBlock, allocatorEnv, blocksHeldByOthers, underTableLock } from './allocator';
+import { saveRecord } from '../attachment/context';
 import { poolFromConfig } from './pool';
 import { resolveExplicitMapping, type MappingSource } from './resolve';
 import { refuseSharedRanges } from './shared-ranges';
@@ -14,7 +15,15 @@ export async function resolveMapping(ctx: AttachmentContext, rec: AttachmentReco
   const env = allocatorEnv(conf, ctx.store, ctx.log);
   const explicit = resolveExplicitMapping(conf, ctx.inv.env);
   if (explicit) {
-    if (!conf.allocator.allowSharedRanges) refuseSharedRanges(explicit.mappings, explicit.source, blocksHeldByOthers(env, ctx.key));
+    if (!conf.allocator.allowSharedRanges) {
+      // Under the table lock, and journalled before it is released: an allocation running
+      // at the same time either is in the table when we look, or sees our record's range.
+      await underTableLock(env, () => {
+        refuseSharedRanges(explicit.mappings, explicit.source, blocksHeldByOthers(env, ctx.key));
+        rec.mappings = explicit.mappings;
+        saveRecord(ctx, rec);
+      });
+    }
     return explicit;
   }
   const pool = poolFromConfig(conf.allocator);
