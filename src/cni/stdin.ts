@@ -1,6 +1,7 @@
 // Reads the network configuration from stdin: fully, synchronously (the plugin does nothing
 // else meanwhile), and never more than a limit, so a runaway writer cannot balloon our memory.
 import { readSync } from 'node:fs';
+import { waitReadable } from '../sys/poll';
 import { CniError, ErrorCode } from './errors';
 
 export const STDIN_LIMIT = 1024 * 1024;
@@ -15,7 +16,15 @@ export function readStdin(fd = 0, limit = STDIN_LIMIT): Buffer {
       n = readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue; // a non-blocking pipe: wait for the writer
+      if (code === 'EAGAIN') {
+        // A non-blocking pipe: sleep in poll() until the writer writes (never spin a core).
+        try {
+          waitReadable(fd);
+        } catch (e) {
+          throw new CniError(ErrorCode.IoFailure, `waiting for the network configuration on stdin failed: ${(e as Error).message}`, { cause: e });
+        }
+        continue;
+      }
       if (code === 'EOF') break;
       throw new CniError(ErrorCode.IoFailure, `reading the network configuration from stdin failed: ${(err as Error).message}`, { cause: err });
     }
