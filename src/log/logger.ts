@@ -1,6 +1,7 @@
 // Structured log: JSON lines with per-step durations and the attachment named, appended to
 // `logFile` when configured. Off by default; never written to stdout (that is the protocol's).
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
+import { openLogFile } from './log-file';
 
 export type LogLevel = 'off' | 'error' | 'info' | 'debug';
 const RANK: Record<LogLevel, number> = { off: 0, error: 1, info: 2, debug: 3 };
@@ -16,17 +17,30 @@ export interface Logger {
   close(): void;
 }
 
+// logFiles already found unusable in this process: the reason is printed once, not per logger.
+const refusedFiles = new Set<string>();
+
 export function createLogger(opts: { file?: string; level?: LogLevel; command?: string }): Logger {
   const level = opts.file ? RANK[opts.level && opts.level !== 'off' ? opts.level : 'info'] : 0;
   const bound: Record<string, unknown> = { pid: process.pid, command: opts.command };
   let fd: number | undefined;
+  let refused = false;
   const start = performance.now();
 
   function write(lvl: LogLevel, event: string, fields?: Record<string, unknown>) {
-    if (RANK[lvl] > level || !opts.file) return;
+    if (RANK[lvl] > level || !opts.file || refused) return;
     try {
-      // O_APPEND keeps lines from parallel plugin processes whole; O_NOFOLLOW: no symlink games.
-      fd ??= openSync(opts.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      if (fd === undefined) {
+        // O_APPEND keeps lines from parallel plugin processes whole.
+        const opened = openLogFile(opts.file);
+        if ('refused' in opened) {
+          refused = true; // then the verb goes on without a log
+          if (!refusedFiles.has(opts.file)) process.stderr.write(`userns-netns: logFile ${opts.file} not used: ${opened.refused}; logging skipped\n`);
+          refusedFiles.add(opts.file);
+          return;
+        }
+        fd = opened.fd;
+      }
       const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...bound, ...fields, sinceStartMs: round(performance.now() - start) });
       writeSync(fd, `${line}\n`);
     } catch {
