@@ -40,10 +40,13 @@ export function verifyNamespaces(rec: AttachmentRecord, netnsArg?: string): void
 
 export async function cmdCheck(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
-  await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async () => {
+  const name = show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`);
+  const unknown = () => new CniError(ErrorCode.UnknownContainer, `CHECK: no attachment ${name}`);
+  // CHECK writes nothing: no record, no lock file (nor data dir) created just to say so.
+  if (ctx.store.get(ctx.key) === undefined) throw unknown();
+  await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs, unlockedIfReadOnly: true }, async () => {
     const rec = ctx.store.get(ctx.key);
-    const name = show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`);
-    if (rec === undefined) throw new CniError(ErrorCode.UnknownContainer, `CHECK: no attachment ${name}`);
+    if (rec === undefined) throw unknown();
     if (isCorrupt(rec)) throw new CniError(ErrorCode.StateFailure, `CHECK: the record of ${name} is damaged: ${rec.error}`);
     if (rec.phase !== 'ready') throw new CniError(ErrorCode.UnknownContainer, `CHECK: attachment ${name} is not ready (phase ${rec.phase})`);
     verifyNamespaces(rec, inv.env.netns);

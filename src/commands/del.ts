@@ -9,6 +9,8 @@ import { allocatorEnv, releaseKey } from '../idmap/allocator';
 export async function cmdDel(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
+  // DEL works from the record: what it ignored in the config is reported, never fatal.
+  if (inv.conf.drift.length > 0) ctx.log.error('config-drift', { ignored: inv.conf.drift });
   await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const rec = ctx.store.get(ctx.key);
     if (rec === undefined) {

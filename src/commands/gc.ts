@@ -65,6 +65,12 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
     errors.push(asCniError(err));
   }
   sweepTempFiles(store.recordsDir);
+  try {
+    const locks = await store.sweepLocks();
+    if (locks > 0) log.info('gc-lock-files-removed', { count: locks });
+  } catch (err) {
+    errors.push(asCniError(err));
+  }
 
   // Forward GC to delegates that speak 1.1.0 (Debian's plugins 1.1.1 stop at 1.0.0).
   const gcCtx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, store);

@@ -66,7 +66,7 @@ function at(dirFd: number, name: string): string {
  */
 export function writeFileAtomic(dir: string, name: string, data: string | Buffer): void {
   assertPlainName(name);
-  const tmpName = `.${name}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  const tmpName = tempNameFor(name);
   assertPlainName(tmpName);
   const dirFd = openDirNoFollow(dir);
   try {
@@ -156,6 +156,20 @@ export function removeFileDurable(dir: string, name: string): boolean {
   } finally {
     fs.closeSync(dirFd);
   }
+}
+
+/** The name writeFileAtomic writes `name` under before renaming it into place. */
+function tempNameFor(name: string): string {
+  return `.${name}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+}
+
+/**
+ * True when `candidate` is a temp name of `name` exactly (the shape tempNameFor makes): a
+ * prefix match would take `.a+b+eth0.json.x.json.<pid>...` for a temp file of `a+b+eth0.json`.
+ */
+export function isTempNameOf(name: string, candidate: string): boolean {
+  if (!candidate.startsWith(`.${name}.`)) return false;
+  return /^\d+\.[0-9a-f]{8}\.tmp$/.test(candidate.slice(name.length + 2));
 }
 
 /** True for the temp files writeFileAtomic creates. */

@@ -20,6 +20,24 @@ const EWOULDBLOCK = 11;
 export interface LockOptions {
   /** How long to wait for another holder before giving up with code 11. */
   timeoutMs: number;
+  /**
+   * For verbs that only read (CHECK): when the lock file cannot be created or opened because
+   * the file system is read-only, run without it. No record can be written there, so there
+   * is no record writer to wait for; and a reader that changes nothing cannot take part in
+   * a race that damages anything - at worst it reports what a concurrent DEL left half-done.
+   */
+  unlockedIfReadOnly?: boolean;
+}
+
+/** Is `err` (or its cause) EROFS? */
+export function isReadOnlyFs(err: unknown): boolean {
+  const code = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code;
+  return code(err) === 'EROFS' || code((err as { cause?: unknown } | undefined)?.cause) === 'EROFS';
+}
+
+/** The handle given to `fn` when it runs without a lock (see unlockedIfReadOnly). */
+export function unlockedHandle(lockPath: string): LockHandle {
+  return { path: lockPath, removeOnRelease: () => {} };
 }
 
 export interface LockHandle {
@@ -138,7 +156,13 @@ export async function withLock<T>(
   opts: LockOptions,
   fn: (lock: LockHandle) => Promise<T> | T,
 ): Promise<T> {
-  const fd = await acquire(lockPath, opts.timeoutMs);
+  let fd: number;
+  try {
+    fd = await acquire(lockPath, opts.timeoutMs);
+  } catch (err) {
+    if (opts.unlockedIfReadOnly && isReadOnlyFs(err)) return await fn(unlockedHandle(lockPath));
+    throw err;
+  }
   let remove = false;
   const handle: LockHandle = {
     path: lockPath,

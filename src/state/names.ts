@@ -19,6 +19,14 @@ export interface AttachmentKey {
 const SEP = '+';
 const SUFFIX = '.json';
 const NAME_MAX = 255;
+/**
+ * The longest name derived from a record file name is its temp name (atomic-file.ts:
+ * `.<name>.<pid>.<8 hex>.tmp`, pid up to 7 digits as pid_max allows 4194304); the lock file
+ * (`.lock` for `.json`) is as long as the record. A key is refused unless all of them fit,
+ * so that whether a verb works never depends on the pid's digit count.
+ */
+export const DERIVED_NAME_EXTRA = '.'.length + '.'.length + 7 + '.'.length + 8 + '.tmp'.length;
+export const RECORD_NAME_MAX = NAME_MAX - DERIVED_NAME_EXTRA;
 const PASS = /^[A-Za-z0-9_.-]$/;
 
 function encodePart(part: string): string {
@@ -56,10 +64,13 @@ export function keyToFileName(key: AttachmentKey): string {
     encodePart(checkPart('container id', key.containerId)),
     encodePart(checkPart('interface name', key.ifname)),
   ].join(SEP) + SUFFIX;
-  if (Buffer.byteLength(name) > NAME_MAX) {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > RECORD_NAME_MAX) {
+    // The container id is the runtime's input (CNI_CONTAINERID), hence code 4.
     throw new CniError(
-      ErrorCode.StateFailure,
-      `network name, container id and interface name are too long together for a state file name (${name.length} > ${NAME_MAX} bytes)`,
+      ErrorCode.InvalidEnvironment,
+      `CNI_CONTAINERID, CNI_IFNAME and the network name are too long together: their state file name ${show(name.slice(0, 40) + '...')} is ${bytes} bytes, ` +
+        `at most ${RECORD_NAME_MAX} fit (NAME_MAX ${NAME_MAX} less ${DERIVED_NAME_EXTRA} for its temp-file name)`,
     );
   }
   return name;

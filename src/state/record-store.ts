@@ -17,11 +17,12 @@ import {
   checkPrivateDir,
   ensurePrivateDir,
   isTempName,
+  isTempNameOf,
   readFileNoFollow,
   removeFileDurable,
   writeFileAtomic,
 } from './atomic-file';
-import { type LockHandle, type LockOptions, withLock } from './lock';
+import { type LockHandle, type LockOptions, isReadOnlyFs, unlockedHandle, withLock } from './lock';
 import { type AttachmentKey, fileNameToKey, keyToFileName } from './names';
 
 export type { AttachmentKey } from './names';
@@ -104,9 +105,9 @@ export class RecordStore<T> {
    */
   sweepTemp(key: AttachmentKey): void {
     if (!this.#recordsDirExists()) return;
-    const prefix = `.${keyToFileName(key)}.`;
+    const recordName = keyToFileName(key);
     for (const name of fs.readdirSync(this.recordsDir)) {
-      if (name.startsWith(prefix) && isTempName(name)) removeFileDurable(this.recordsDir, name);
+      if (isTempNameOf(recordName, name)) removeFileDurable(this.recordsDir, name);
     }
   }
 
@@ -141,15 +142,72 @@ export class RecordStore<T> {
     return path.join(this.locksDir, name);
   }
 
-  /** withLock() on this attachment's lock file. */
-  withLock<R>(key: AttachmentKey, opts: LockOptions, fn: (lock: LockHandle) => Promise<R> | R): Promise<R> {
-    return withLock(this.lockFor(key), opts, fn);
+  /**
+   * withLock() on this attachment's lock file. A lock file lives only as long as its record:
+   * when `fn` leaves no record behind (DEL done, DEL or CHECK of a key never added, an ADD
+   * that failed before its first journal write), the file goes at release, still under the
+   * lock. Waiters holding the unlinked file notice and start over (lock.ts: stillAtPath).
+   */
+  async withLock<R>(key: AttachmentKey, opts: LockOptions, fn: (lock: LockHandle) => Promise<R> | R): Promise<R> {
+    let lockPath: string;
+    try {
+      lockPath = this.lockFor(key);
+    } catch (err) {
+      // The locks directory cannot even be created: a read-only data dir (see unlockedIfReadOnly).
+      if (opts.unlockedIfReadOnly && isReadOnlyFs(err)) return await fn(unlockedHandle(path.join(this.locksDir, '(none)')));
+      throw err;
+    }
+    return withLock(lockPath, opts, async (lock) => {
+      try {
+        return await fn(lock);
+      } finally {
+        if (!this.#hasRecordFile(key)) lock.removeOnRelease();
+      }
+    });
+  }
+
+  /**
+   * GC: removes lock files of keys that have no record (left by older versions, or by a
+   * plugin killed while holding one). Each under its own lock, taken with one try: a lock
+   * someone holds is theirs to clean. Names that are not lock files of ours are left alone.
+   */
+  async sweepLocks(): Promise<number> {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.locksDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw new CniError(ErrorCode.IoFailure, `cannot list ${this.locksDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    let removed = 0;
+    for (const name of names) {
+      if (!name.endsWith(LOCK_SUFFIX)) continue;
+      const key = fileNameToKey(name.slice(0, -LOCK_SUFFIX.length) + RECORD_SUFFIX);
+      if (!key || this.#hasRecordFile(key)) continue;
+      try {
+        await this.withLock(key, { timeoutMs: 0 }, () => {});
+        if (!fs.existsSync(path.join(this.locksDir, name))) removed++;
+      } catch (err) {
+        if (!(err instanceof CniError && err.code === ErrorCode.TryAgainLater)) throw err;
+      }
+    }
+    return removed;
   }
 
   // The data dir itself is checked, not only our subdirectories: ensurePrivateDir trusts
   // pre-existing ancestors, and a data dir replaced by a symlink must not redirect us.
   #ensureDataDir(): void {
     ensurePrivateDir(this.dataDir);
+  }
+
+  /** Is there a record file (readable or not) for `key`? An error counts as yes: keep the lock. */
+  #hasRecordFile(key: AttachmentKey): boolean {
+    try {
+      fs.lstatSync(path.join(this.recordsDir, keyToFileName(key)));
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
   }
 
   #recordsDirExists(): boolean {

@@ -42,6 +42,65 @@ test('an unknown key of ours is rejected by name, with code 7', () => {
   }
 });
 
+function codeOf(fn: () => unknown): { code: number; msg: string } {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, CniError);
+    return { code: (e as CniError).code, msg: (e as CniError).message };
+  }
+  throw new Error('expected a CniError');
+}
+
+test('DEL checks only what it needs: drift (unknown keys, "prevResult": null, a bad option) is dropped and reported', () => {
+  const drifted = {
+    ...base,
+    dataDir: '/var/lib/x',
+    prevResult: null, // some runtimes send it on DEL
+    featureOfANewerVersion: { on: true }, // a binary rollback after a config update
+    allocator: { blockSize: 65536, newAllocatorKey: 1 },
+    lockTimeoutMs: 'soon',
+  };
+  for (const cmd of ['ADD', 'CHECK', 'GC'] as const) {
+    assert.is(codeOf(() => loadNetConf({ ...drifted, cniVersion: '1.1.0' }, cmd)).code, 7, cmd);
+  }
+  const c = loadNetConf(drifted, 'DEL');
+  assert.is(c.dataDir, '/var/lib/x', 'what DEL needs is kept');
+  assert.is(c.lockTimeoutMs, DEFAULTS.lockTimeoutMs, 'a dropped key gets its default');
+  assert.is(c.drift.length, 4, c.drift.join('\n'));
+  for (const k of ['prevResult', 'featureOfANewerVersion', 'allocator.newAllocatorKey', 'lockTimeoutMs']) {
+    assert.ok(c.drift.some((d) => d.startsWith(k)), `${k} in ${c.drift.join('; ')}`);
+  }
+  assert.not.ok('featureOfANewerVersion' in c.raw);
+  assert.equal(loadNetConf(base, 'ADD').drift, []);
+});
+
+test('DEL still refuses what it needs: a bad dataDir, name or delegates, or a missing key', () => {
+  assert.match(codeOf(() => loadNetConf({ ...base, dataDir: 'relative' }, 'DEL')).msg, 'dataDir');
+  assert.match(codeOf(() => loadNetConf({ ...base, name: 'a/b' }, 'DEL')).msg, 'name');
+  assert.match(codeOf(() => loadNetConf({ ...base, delegates: [{ type: 'x/y' }] }, 'DEL')).msg, 'delegates[0].type');
+  const { delegates: _, ...noDelegates } = base;
+  assert.is(codeOf(() => loadNetConf(noDelegates, 'DEL')).code, 7);
+});
+
+test('a delegate that is this plugin itself is refused with code 7, naming it and the dataDir', () => {
+  const same = { ...base, dataDir: '/var/lib/x', delegates: [{ type: 'bridge' }, { type: 'userns-netns', dataDir: '/var/lib/x', delegates: [{ type: 'bridge' }] }] };
+  for (const cmd of ['ADD', 'CHECK'] as const) {
+    const e = codeOf(() => loadNetConf(same, cmd));
+    assert.is(e.code, 7);
+    assert.match(e.msg, 'delegates[1].type: "userns-netns" is this plugin itself (the same dataDir "/var/lib/x")');
+  }
+  const other = { ...base, dataDir: '/var/lib/x', delegates: [{ type: 'userns-netns', dataDir: '/var/lib/y', delegates: [{ type: 'bridge' }] }] };
+  assert.match(codeOf(() => loadNetConf(other, 'ADD')).msg, 'its own dataDir "/var/lib/y", ours "/var/lib/x"');
+  // Installed under another name, it is still itself: the runtime found it by "type".
+  assert.is(codeOf(() => loadNetConf({ ...base, type: 'uxn', delegates: [{ type: 'uxn' }] }, 'ADD')).code, 7);
+  // DEL: reported; the same-dataDir one never got past our lock, so it has nothing to release.
+  const del = loadNetConf(same, 'DEL');
+  assert.equal(del.delegates, [{ type: 'bridge' }]);
+  assert.match(del.drift[0]!, 'this plugin itself');
+  assert.is(loadNetConf(other, 'DEL').delegates.length, 1, 'another dataDir may hold state: its DEL still runs');
+});
+
 test('every example conflist validates against the schema', () => {
   const dir = join(REPO, 'netconf-examples');
   const files = readdirSync(dir).filter((f) => f.endsWith('.conflist') || f.endsWith('.conf'));

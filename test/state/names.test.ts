@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../src/cni/errors';
-import { type AttachmentKey, fileNameToKey, keyToFileName } from '../../src/state/names';
+import { type AttachmentKey, RECORD_NAME_MAX, fileNameToKey, keyToFileName } from '../../src/state/names';
 import { expectCniError } from './helpers';
 
 const key = (network: string, containerId: string, ifname: string): AttachmentKey => ({ network, containerId, ifname });
@@ -51,8 +51,25 @@ test('traversal and empty parts are rejected', async () => {
 });
 
 test('keys too long for one file name are rejected, not truncated', async () => {
-  const err = await expectCniError(ErrorCode.StateFailure, () => keyToFileName(key('n'.repeat(200), 'c'.repeat(64), 'eth0')));
+  const err = await expectCniError(ErrorCode.InvalidEnvironment, () => keyToFileName(key('n'.repeat(200), 'c'.repeat(64), 'eth0')));
   assert.match(err.message, /too long/);
+});
+
+test('the limit counts the longest derived name: every record name that passes has a temp name within NAME_MAX', async () => {
+  // "n+<id>+eth0.json" is 12 bytes plus the id.
+  for (let len = 200; len <= 260; len++) {
+    const k = key('n', 'c'.repeat(len - 12), 'eth0');
+    if (len <= RECORD_NAME_MAX) {
+      const name = keyToFileName(k);
+      assert.is(Buffer.byteLength(name), len);
+      // writeFileAtomic's temp name with the longest pid (pid_max 4194304: 7 digits).
+      assert.ok(Buffer.byteLength(`.${name}.4194303.0123abcd.tmp`) <= 255, `${len}`);
+    } else {
+      const err = await expectCniError(ErrorCode.InvalidEnvironment, () => keyToFileName(k));
+      assert.match(err.message, new RegExp(`${len} bytes, at most ${RECORD_NAME_MAX} fit \\(NAME_MAX 255`));
+    }
+  }
+  assert.is(RECORD_NAME_MAX, 233);
 });
 
 test('fileNameToKey ignores names the store did not write', () => {

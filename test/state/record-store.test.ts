@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ErrorCode } from '../../src/cni/errors';
+import { CniError, ErrorCode } from '../../src/cni/errors';
 import { currentBootId } from '../../src/state/boot-id';
 import { type AttachmentKey, CorruptRecord, RecordStore, isCorrupt } from '../../src/state/record-store';
 import { expectCniError, modeOf, withTempDir } from './helpers';
@@ -139,11 +139,81 @@ test('per-attachment locks live in <dataDir>/locks and serialize the same key on
     assert.is(path.dirname(lockPath), path.join(dir, 'locks'));
     assert.is(path.basename(lockPath), 'net1+c1+eth0.lock');
     assert.is(modeOf(path.join(dir, 'locks')), 0o700);
+    store.put(k('c1'), { schema: 1, ip: '10.0.0.2' }); // a lock file stays only beside a record
     await store.withLock(k('c1'), { timeoutMs: 1000 }, async () => {
       await store.withLock(k('c2'), { timeoutMs: 100 }, () => {}); // a different attachment: no wait
       await expectCniError(ErrorCode.TryAgainLater, () => store.withLock(k('c1'), { timeoutMs: 100 }, () => {}));
     });
     assert.is(modeOf(lockPath), 0o600);
+  }));
+
+test('a lock file lives only as long as its record: no residue from DEL or CHECK of an unknown key', () =>
+  withTempDir(async (dir) => {
+    const store = new RecordStore<Rec>(dir, { validate: isRec });
+    const lockPath = store.lockFor(k('c1'));
+    for (let i = 0; i < 3; i++) await store.withLock(k('c1'), { timeoutMs: 1000 }, () => assert.ok(fs.existsSync(lockPath)));
+    assert.not.ok(fs.existsSync(lockPath), 'no record: the lock file went at release');
+    await store.withLock(k('c1'), { timeoutMs: 1000 }, () => store.put(k('c1'), { schema: 1, ip: '10.0.0.2' }));
+    assert.ok(fs.existsSync(lockPath), 'a record was written: its lock file stays');
+    await store.withLock(k('c1'), { timeoutMs: 1000 }, () => store.delete(k('c1')));
+    assert.not.ok(fs.existsSync(lockPath), 'the record was deleted: so is its lock file');
+    await expectCniError(ErrorCode.IoFailure, () => store.withLock(k('c1'), { timeoutMs: 1000 }, () => { throw new CniError(ErrorCode.IoFailure, 'x'); }));
+    assert.not.ok(fs.existsSync(lockPath), 'also when fn throws');
+  }));
+
+test('a waiter that locked an unlinked record-less lock file retries on the path and gets in', () =>
+  withTempDir(async (dir) => {
+    const store = new RecordStore<Rec>(dir, { validate: isRec });
+    const order: string[] = [];
+    let second: Promise<void> | undefined;
+    await store.withLock(k('c1'), { timeoutMs: 1000 }, async () => {
+      second = store.withLock(k('c1'), { timeoutMs: 5000 }, () => {
+        order.push('second');
+        store.put(k('c1'), { schema: 1, ip: '10.0.0.5' });
+      });
+      await new Promise((r) => setTimeout(r, 30)); // the second one is waiting on our inode
+      order.push('first');
+    });
+    await second;
+    assert.equal(order, ['first', 'second']);
+    assert.ok(fs.existsSync(store.lockFor(k('c1'))), 'the second holder wrote a record: its lock stays');
+    assert.equal(store.get(k('c1')), { schema: 1, ip: '10.0.0.5' });
+  }));
+
+test('sweepLocks removes lock files of keys without a record, under their lock, and nothing else', () =>
+  withTempDir(async (dir) => {
+    const store = new RecordStore<Rec>(dir, { validate: isRec });
+    const stale = [store.lockFor(k('old1')), store.lockFor(k('old2', 'eth1'))];
+    for (const p of stale) fs.writeFileSync(p, '', { mode: 0o600 }); // as older versions left them
+    store.put(k('live'), { schema: 1, ip: '10.0.0.2' });
+    const live = store.lockFor(k('live'));
+    fs.writeFileSync(live, '', { mode: 0o600 });
+    const foreign = path.join(store.locksDir, 'not-a-key.lock');
+    fs.writeFileSync(foreign, '');
+    let removed = -1;
+    const held = store.lockFor(k('busy'));
+    await store.withLock(k('busy'), { timeoutMs: 1000 }, async () => {
+      removed = await store.sweepLocks(); // a held lock is its holder's to clean
+      assert.ok(fs.existsSync(held));
+    });
+    assert.is(removed, 2);
+    for (const p of stale) assert.not.ok(fs.existsSync(p), p);
+    assert.ok(fs.existsSync(live), 'a key with a record keeps its lock');
+    assert.ok(fs.existsSync(foreign), 'foreign names are left alone');
+    assert.not.ok(fs.existsSync(held), 'and the busy one went when its holder released it');
+  }));
+
+test('sweepTemp matches its own key exactly: ifname eth0 never takes eth0.json.x temp files', () =>
+  withTempDir((dir) => {
+    const store = new RecordStore<Rec>(dir, { validate: isRec });
+    store.put(k('c1'), { schema: 1, ip: '10.0.0.2' });
+    const mine = `.${path.basename(store.fileFor(k('c1')))}.4194303.0123abcd.tmp`;
+    const other = `.${path.basename(store.fileFor(k('c1', 'eth0.json.x')))}.77.89abcdef.tmp`;
+    const look = `.${path.basename(store.fileFor(k('c1')))}.x.77.89abcdef.tmp`; // no key makes this
+    for (const n of [mine, other, look]) fs.writeFileSync(path.join(store.recordsDir, n), '');
+    assert.ok(other.startsWith(`.${path.basename(store.fileFor(k('c1')))}.`), 'the collision the prefix match had');
+    store.sweepTemp(k('c1'));
+    assert.equal(fs.readdirSync(store.recordsDir).sort(), [look, other, 'net1+c1+eth0.json'].sort());
   }));
 
 test('currentBootId is the kernel boot id', () => {
