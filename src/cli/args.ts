@@ -7,13 +7,15 @@ export interface ParsedArgs {
   dataDir: string;
   json: boolean;
   help: boolean;
+  /** exec: enter a netns whose user namespaces were not all created by root. */
+  allowForeignOwner: boolean;
   positionals: string[];
   /** Words after `--`, undefined when there was no `--`. */
   rest: string[] | undefined;
 }
 
-export function parseArgs(argv: string[], allowed: { json?: boolean } = {}): ParsedArgs {
-  const out: ParsedArgs = { dataDir: DEFAULTS.dataDir, json: false, help: false, positionals: [], rest: undefined };
+export function parseArgs(argv: string[], allowed: { json?: boolean; allowForeignOwner?: boolean } = {}): ParsedArgs {
+  const out: ParsedArgs = { dataDir: DEFAULTS.dataDir, json: false, help: false, allowForeignOwner: false, positionals: [], rest: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -22,6 +24,7 @@ export function parseArgs(argv: string[], allowed: { json?: boolean } = {}): Par
     }
     if (a === '--help' || a === '-h') out.help = true;
     else if (a === '--json' && allowed.json) out.json = true;
+    else if (a === '--allow-foreign-owner' && allowed.allowForeignOwner) out.allowForeignOwner = true;
     else if (a === '--data-dir' || a.startsWith('--data-dir=')) {
       const v = a === '--data-dir' ? argv[++i] : a.slice('--data-dir='.length);
       if (!v) throw usageError('--data-dir needs a directory');

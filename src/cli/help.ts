@@ -28,11 +28,17 @@ linux.uidMappings/gidMappings read from the live user namespace (runc requires e
 An adopted netns owned by the host user namespace gives only the "network" entry.
 ${DATA_DIR}
 `,
-  exec: `usage: userns-netns exec <netns path | container-id> [--data-dir DIR] -- CMD [ARGS...]
+  exec: `usage: userns-netns exec <netns path | container-id> [--data-dir DIR] [--allow-foreign-owner] -- CMD [ARGS...]
 
 Runs CMD as root (uid 0, gid 0) inside the netns and the user namespace that owns it, like
 "ip netns exec" (the mount namespace is the caller's). The exit status is CMD's (128+N when
 killed by signal N). The user namespace is the netns's real owner, taken from the netns itself.
+CMD gets stdin, stdout and stderr only: no other fd reaches it.
+By container id, only a live attachment is entered (the check "inspect" makes: pins present,
+namespace inodes and owner as recorded, same boot, phase ready).
+By path, only a netns whose owning user namespace, and every one above it, root created.
+  --allow-foreign-owner  enter one another user created anyway: that user holds every
+                   capability over CMD there (ptrace), so CMD runs at their mercy
 ${DATA_DIR}
 `,
 };

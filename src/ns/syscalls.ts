@@ -13,6 +13,7 @@ export const SIGKILL = 9;
 export const NS_GET_USERNS = 0xb701;
 export const NS_GET_PARENT = 0xb702;
 export const NS_GET_NSTYPE = 0xb703;
+export const NS_GET_OWNER_UID = 0xb704;
 
 export const MS_BIND = 0x1000;
 export const MS_REC = 0x4000;
@@ -231,6 +232,31 @@ export function linkUp(sock: number, name: string): void {
 
 export function closeFd(fd: number): void {
   s().close(fd);
+}
+
+/**
+ * NS_GET_OWNER_UID: the uid (as seen from our user namespace) that created the user
+ * namespace behind `userFd`. Returns -errno on failure.
+ */
+export function nsOwnerUid(userFd: number): number {
+  const buf = Buffer.alloc(4);
+  const rc = s().ioctl(userFd, NS_GET_OWNER_UID, 'void *', buf);
+  return rc < 0 ? -errno() : buf.readUInt32LE(0);
+}
+
+const SYS_CLOSE_RANGE = 436;
+const CLOSE_RANGE_CLOEXEC = 4;
+
+/**
+ * Marks every fd from `first` up close-on-exec (close_range(2), Linux 5.11+), without closing
+ * any: whatever this process inherited or opened stays usable here and reaches no program it
+ * execs. Returns -errno on failure.
+ */
+export function cloexecFrom(first: number): number {
+  const L = libc();
+  const syscall = L.func('long syscall(long n, ...)') as Fn;
+  const rc = syscall(SYS_CLOSE_RANGE, 'unsigned int', first, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC);
+  return rc < 0 ? -errno() : 0;
 }
 
 // ---------------------------------------------------------------------------------------------

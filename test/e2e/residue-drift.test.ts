@@ -3,7 +3,7 @@
 // that have no record, and a key either fits every state file name or is refused up front.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostState, sh, withNet, type TestNet } from '../helpers/host';
 import { CNI_BIN, PLUGIN } from '../helpers/plugin';
