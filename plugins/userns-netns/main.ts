@@ -39,7 +39,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       const { runOperatorCli } = await import('../../src/cli/operator');
       return await runOperatorCli(argv);
     }
-    stdin = readStdin();
+    stdin = await readStdin();
     if (command === 'VERSION') {
       writeDocument(versionAnswer(stdin));
       return 0;

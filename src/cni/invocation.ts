@@ -4,7 +4,7 @@ import { loadNetConf } from '../config/netconf';
 import type { CniEnv, Command } from './env';
 import { parseEnv } from './env';
 import { keyToFileName } from '../state/names';
-import { parseJsonObject, readStdin } from './stdin';
+import { parseJsonObject } from './stdin';
 
 export interface Invocation {
   command: Exclude<Command, 'VERSION'>;
@@ -15,7 +15,7 @@ export interface Invocation {
 export function parseInvocation(
   command: Exclude<Command, 'VERSION'>,
   processEnv: NodeJS.ProcessEnv,
-  stdin: Buffer = readStdin(),
+  stdin: Buffer,
 ): Invocation {
   // Environment first: a missing variable is the runtime's bug and says so before any config issue.
   const env = parseEnv(processEnv, command);

@@ -1,12 +1,13 @@
-// Reads the network configuration from stdin: fully, synchronously (the plugin does nothing
-// else meanwhile), and never more than a limit, so a runaway writer cannot balloon our memory.
+// Reads the network configuration from stdin: fully, with synchronous reads (the plugin does
+// nothing else meanwhile), and never more than a limit, so a runaway writer cannot balloon our
+// memory. Async only so that the poll(2) module (and koffi with it) loads when needed: VERSION
+// and config errors answer without it.
 import { readSync } from 'node:fs';
-import { waitReadable } from '../sys/poll';
 import { CniError, ErrorCode } from './errors';
 
 export const STDIN_LIMIT = 1024 * 1024;
 
-export function readStdin(fd = 0, limit = STDIN_LIMIT): Buffer {
+export async function readStdin(fd = 0, limit = STDIN_LIMIT): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   const buf = Buffer.allocUnsafe(64 * 1024);
@@ -19,7 +20,7 @@ export function readStdin(fd = 0, limit = STDIN_LIMIT): Buffer {
       if (code === 'EAGAIN') {
         // A non-blocking pipe: sleep in poll() until the writer writes (never spin a core).
         try {
-          waitReadable(fd);
+          (await import('../sys/poll')).waitReadable(fd);
         } catch (e) {
           throw new CniError(ErrorCode.IoFailure, `waiting for the network configuration on stdin failed: ${(e as Error).message}`, { cause: e });
         }

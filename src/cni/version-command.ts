@@ -14,6 +14,6 @@ export function versionAnswer(stdin: Buffer): VersionAnswer {
   };
 }
 
-export function cmdVersion(): VersionAnswer {
-  return versionAnswer(readStdin());
+export async function cmdVersion(): Promise<VersionAnswer> {
+  return versionAnswer(await readStdin());
 }
