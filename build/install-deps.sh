@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(containernetworking-plugins iproute2 util-linux runc containerd busybox-static iputils-ping procps jq golang-go golang-github-appc-cni-dev)
+pkgs=(containernetworking-plugins iproute2 util-linux runc containerd busybox-static iputils-ping procps jq golang-go golang-github-appc-cni-dev strace)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
