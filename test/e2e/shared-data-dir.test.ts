@@ -3,9 +3,9 @@
 // records, pins and reservations working.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostState, withNet } from '../helpers/host';
+import { hostState, present, withNet } from '../helpers/host';
 
 const noAttachment = { CNI_CONTAINERID: '', CNI_IFNAME: '', CNI_NETNS: '' };
 
@@ -27,7 +27,7 @@ test('GC of one network keeps another network of the same data dir: its record, 
       const gc = mine.run('GC', { containerId: '' }, mineConf, noAttachment);
       assert.is(gc.status, 0, gc.stdout);
       assert.equal(mine.reservations(), []);
-      assert.not.ok(existsSync(a.netnsPin), 'our own attachment was released');
+      assert.not.ok(present(a.netnsPin), 'our own attachment was released');
 
       assert.equal(readdirSync(join(sharedDataDir, 'records')), [`${other.name}+${b.containerId}+eth0.json`]);
       assert.is(other.reservations().length, 1, "the other network's IP is still reserved");
