@@ -1,7 +1,7 @@
 // net.* sysctls inside a pod's network namespace. A file under /proc/sys/net belongs to the
 // netns of the thread that opens it, so this thread joins the pod's netns for the open() calls
 // only (setns(CLONE_NEWNET) is per-thread, safe in a multithreaded process) and writes through
-// the fds once it is back in its own. No process is started.
+// the fds once it is back in its own. No process is started. (libuv opens every fd O_CLOEXEC.)
 import * as fs from 'node:fs';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { IdMapRange } from './mappings';
@@ -78,14 +78,14 @@ export function inHostIds(s: SysctlSetting, gidMappings: IdMapRange[] | undefine
 
 /** Opens each file for writing inside the netns behind netFd; always returns to our own. */
 function openAllIn(netFd: number, files: string[]): Array<number | Error> {
-  const own = fs.openSync('/proc/thread-self/ns/net', fs.constants.O_RDONLY | fs.constants.O_CLOEXEC);
+  const own = fs.openSync('/proc/thread-self/ns/net', fs.constants.O_RDONLY);
   const out: Array<number | Error> = [];
   try {
     setns(netFd, CLONE_NEWNET);
     try {
       for (const f of files) {
         try {
-          out.push(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW | fs.constants.O_CLOEXEC));
+          out.push(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW));
         } catch (e) {
           out.push(e as Error);
         }
