@@ -17,11 +17,15 @@ function table(): Map<string, string> {
 }
 
 export async function failpoint(name: string): Promise<void> {
+  failpointNow(name);
+  if (process.env[VAR] && table().get(name) === 'kill') await new Promise(() => {}); // never resumes
+}
+
+/** The same, synchronous: for hooks called from inside a synchronous step (a SIGKILL sent to
+ * ourselves is delivered before kill() returns, so nothing after it runs). */
+export function failpointNow(name: string): void {
   if (!process.env[VAR]) return;
   const action = table().get(name);
   if (action === 'fail') throw new CniError(ErrorCode.Internal, `failpoint ${name}`);
-  if (action === 'kill') {
-    process.kill(process.pid, 'SIGKILL');
-    await new Promise(() => {}); // never resumes
-  }
+  if (action === 'kill') process.kill(process.pid, 'SIGKILL');
 }

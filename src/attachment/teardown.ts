@@ -1,11 +1,10 @@
 // The one DEL path, used by DEL, by ADD's rollback and by GC: it works from the record alone.
 // Delegates first (reverse order), then our pins, then the record - last, and only when
 // everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
-import { unlinkSync } from 'node:fs';
 import { CniError, asCniError } from '../cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
-import { fileHoldsToken, reservationTempPath } from '../ns/pins';
+import { fileHoldsToken, removeReservationTemp } from '../ns/pins';
 import { currentBootId } from '../state/boot-id';
 import { type AttachmentContext, chainResult, saveRecord } from './context';
 import { runDelegate } from './delegate-runner';
@@ -28,10 +27,7 @@ function pinIsOurs(ref: NamespaceRef, type: 'net' | 'user'): boolean {
 /** Removes our pin and the temporary name a reservation killed mid-way may have left. */
 export function removePin(ref: NamespaceRef, type: 'net' | 'user'): void {
   if (pinIsOurs(ref, type)) unpin(ref.path);
-  if (ref.token !== undefined) {
-    const tmp = reservationTempPath(ref.path, ref.token);
-    if (fileHoldsToken(tmp, ref.token)) unlinkSync(tmp);
-  }
+  if (ref.token !== undefined) removeReservationTemp(ref.path, ref.token);
 }
 
 export interface TeardownOptions {

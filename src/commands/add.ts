@@ -16,7 +16,7 @@ import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import { resolveNetnsTarget } from '../attachment/netns-target';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
-import { failpoint } from '../attachment/failpoints';
+import { failpoint, failpointNow } from '../attachment/failpoints';
 import { findPlugin } from '../delegate';
 import { resolveExplicitMapping } from '../idmap/resolve';
 import { poolFromConfig } from '../idmap/pool';
@@ -81,6 +81,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
           usernsPin: target.usernsPin,
           loopbackUp: true,
           pinToken,
+          testHooks: { afterReservationCreated: (type) => failpointNow(`add-reserving-${type}ns-pin`) },
           // Journal the inodes before the mounts exist: a mount found later is ours only if it
           // shows the inode we recorded.
           beforePin: async ({ netnsInode, usernsInode }) => {

@@ -35,6 +35,8 @@ export interface CreateOptions {
     afterHolderNsOpened?: (holderPid: number) => void | Promise<void>;
     /** after the userns holder's ns file was opened, before its maps are written */
     afterUsernsHolderOpened?: (holderPid: number) => void | Promise<void>;
+    /** after a pin's temporary reservation file was created, before the token is written into it */
+    afterReservationCreated?: (type: 'net' | 'user') => void;
   };
   /**
    * Hex token written into the pin files as they are reserved (see reservePin): journal it
@@ -186,8 +188,9 @@ async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
   try {
     ensurePinDir(netDir);
     ensurePinDir(userDir);
-    netRes = reservePin(netnsPin, 'netns pin', opts.pinToken);
-    userRes = reservePin(usernsPin, 'userns pin', opts.pinToken);
+    const hook = opts.testHooks?.afterReservationCreated;
+    netRes = reservePin(netnsPin, 'netns pin', opts.pinToken, hook && (() => hook('net')));
+    userRes = reservePin(usernsPin, 'userns pin', opts.pinToken, hook && (() => hook('user')));
 
     // 1. The user namespace, held by a clone(sleep) child.
     try {

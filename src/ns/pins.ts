@@ -71,11 +71,11 @@ export interface Reservation { path: string; fd: number; dev: number; ino: numbe
  * a caller that journalled the token before calling can tell our pin from anyone else's even
  * if it is killed at any instant in between (see fileHoldsToken).
  */
-export function reservePin(p: string, what: string, token?: string): Reservation {
+export function reservePin(p: string, what: string, token?: string, afterTempCreated?: () => void): Reservation {
   if (token === undefined) return openExclusive(p, what);
   if (!/^[0-9a-f]{8,64}$/.test(token)) throw fail(`pin token must be hex, got ${show(token)}`);
   const tmp = reservationTempPath(p, token);
-  const t = openExclusive(tmp, `${what} (temporary name)`, token);
+  const t = openExclusive(tmp, `${what} (temporary name)`, token, afterTempCreated);
   try {
     fs.linkSync(tmp, p);
   } catch (e) {
@@ -107,6 +107,22 @@ export function reservationTempPath(p: string, token: string): string {
   return path.join(path.dirname(p), `.${path.basename(p)}.${token}.pin`);
 }
 
+/**
+ * Removes the temporary name reservePin may have left at `p` (killed before it was unlinked).
+ * Its name carries the token, which was journalled before the file was made and is random:
+ * a regular file by that exact name is ours whatever it holds - the token, or nothing yet when
+ * the kill came between creating the file and writing it. Never follows a symlink.
+ */
+export function removeReservationTemp(p: string, token: string): void {
+  const tmp = reservationTempPath(p, token);
+  try {
+    if (!fs.lstatSync(tmp).isFile()) return;
+    fs.unlinkSync(tmp);
+  } catch (e) {
+    if (errCode(e) !== 'ENOENT') throw fail(`cannot remove the temporary pin ${tmp}: ${(e as Error).message}`, e);
+  }
+}
+
 /** Is `p` a regular file (not followed if a symlink) holding exactly `token`? */
 export function fileHoldsToken(p: string, token: string): boolean {
   let fd: number;
@@ -127,7 +143,7 @@ export function fileHoldsToken(p: string, token: string): boolean {
   }
 }
 
-function openExclusive(p: string, what: string, content?: string): Reservation {
+function openExclusive(p: string, what: string, content?: string, afterCreate?: () => void): Reservation {
   let fd: number;
   try {
     fd = fs.openSync(p, (content === undefined ? O_RDONLY : O_RDWR) | O_CREAT | O_EXCL | O_NOFOLLOW, 0o444);
@@ -137,6 +153,7 @@ function openExclusive(p: string, what: string, content?: string): Reservation {
     if (c === 'EROFS') throw fail(`${what} ${p} cannot be created: pin directory ${path.dirname(p)} is on a read-only filesystem`, e);
     throw fail(`${what} ${p} cannot be created: ${(e as Error).message}`, e);
   }
+  afterCreate?.(); // crash tests: the file exists, its content not yet
   if (content !== undefined) fs.writeSync(fd, content);
   const st = fs.fstatSync(fd);
   return { path: p, fd, dev: st.dev, ino: st.ino, mounted: false };

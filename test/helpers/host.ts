@@ -103,19 +103,43 @@ export function newTestNet(prefix = 'ux'): TestNet {
       return sh('ip', ['-o', 'link', 'show', 'master', net.bridge], { allowFail: true }).split('\n').filter(Boolean);
     },
     cleanup() {
-      for (const p of pins) {
-        for (const path of [`/run/netns/${p}`, `/run/userns/${p}`]) {
-          if (!existsSync(path)) continue;
-          sh('umount', ['-l', path], { allowFail: true });
-          rmSync(path, { force: true });
-        }
-      }
+      for (const p of pins) removePinLeftovers(p);
       sh('ip', ['link', 'del', net.bridge], { allowFail: true });
       rmSync(dir, { recursive: true, force: true });
       if (readFileSync(IP_FORWARD, 'utf8') !== forward) writeFileSync(IP_FORWARD, forward);
     },
   };
   return net;
+}
+
+/** Something (even a dangling symlink) is at `path`: existsSync would follow it and say no. */
+export function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes whatever a test may have left under one pin name in /run/netns and /run/userns: the
+ * pin (mounted or not, or a symlink planted there), and the temporary reservation names
+ * (`.NAME.TOKEN.pin`) an ADD killed mid-way leaves. Only names this test made.
+ */
+export function removePinLeftovers(name: string): void {
+  for (const dir of ['/run/netns', '/run/userns']) {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir);
+    } catch { /* no such dir */ }
+    for (const e of entries) {
+      if (e !== name && !(e.startsWith(`.${name}.`) && e.endsWith('.pin'))) continue;
+      const path = join(dir, e);
+      if (!lstatSync(path).isSymbolicLink()) sh('umount', ['-l', path], { allowFail: true });
+      rmSync(path, { force: true });
+    }
+  }
 }
 
 /** Runs `fn` with a fresh network and always cleans up. */

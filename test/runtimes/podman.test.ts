@@ -1,0 +1,85 @@
+// podman 4.3 with its CNI backend (rootful, private config, storage and mount namespace, a local
+// busybox image) makes the netns itself - owned by the host user namespace for a plain run, by
+// the container's user namespace with --uidmap - and calls us with it: adopt mode. stop/rm
+// reach our DEL, which must leave nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withNet, type TestNet } from '../helpers/host';
+import { uniqueName } from '../helpers/unique';
+import { busyboxMissing } from './helpers/busybox';
+import { importBusybox, podmanMissing, startPodman, type Podman } from './helpers/podman';
+
+const missing = podmanMissing() ?? busyboxMissing();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withPodman(fn: (p: Podman, work: string, net: TestNet) => Promise<void>): Promise<void> {
+  await withNet(async (net) => {
+    const work = mkdtempSync(join(tmpdir(), 'uxn-podman-'));
+    chmodSync(work, 0o711);
+    let p: Podman | undefined;
+    try {
+      p = await startPodman(work);
+      await fn(p, work, net);
+    } finally {
+      await p?.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+}
+
+function conflist(net: TestNet, p: Podman, extra: Record<string, unknown> = {}): void {
+  const { cniVersion: _v, name: _n, idMappings: _m, ...plugin } = net.conf('1.0.0', { netnsPinDirs: [], ...extra });
+  writeFileSync(join(p.netDir, `${net.name}.conflist`), JSON.stringify({ cniVersion: '1.0.0', name: net.name, plugins: [plugin] }));
+}
+
+const records = (net: TestNet) => {
+  try {
+    return readdirSync(join(net.dataDir, 'records'));
+  } catch {
+    return [];
+  }
+};
+
+for (const variant of ['plain', 'uidmap'] as const) {
+  test(`podman run (${variant}): adopt mode, the container has the IP, stop/rm reach DEL and leave nothing`, async () => {
+    if (missing) { console.log(`SKIP podman test: ${missing}`); return; }
+    await withPodman(async (p, work, net) => {
+      const ref = `localhost/uxbusybox:${uniqueName('t')}`;
+      importBusybox(p, work, ref);
+      conflist(net, p);
+      const name = uniqueName('uxm');
+      const map = variant === 'uidmap' ? ['--uidmap', `0:${net.hostID}:65536`, '--gidmap', `0:${net.hostID}:65536`] : [];
+      const run = p.podman(['run', '-d', '--name', name, '--network', net.name, ...map, ref, 'sleep', '600']);
+      assert.is(run.status, 0, run.stderr);
+
+      const addr = p.podman(['exec', name, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
+      assert.is(addr.status, 0, addr.stderr);
+      assert.match(addr.stdout, `inet ${net.subnet24}.`);
+      assert.is(net.reservations().length, 1);
+
+      const list = p.inNs(['/bin/sh', '-c', `exec "$(ls ${work}/cni-bin/userns-netns)" list --json --data-dir ${net.dataDir}`]);
+      assert.is(list.status, 0, list.stderr);
+      const row = JSON.parse(list.stdout).attachments[0];
+      assert.is(row.mode, 'adopt');
+      assert.match(row.netns, /^\/run\/netns\/netns-/);
+      if (variant === 'uidmap') {
+        const uidMap = p.podman(['exec', name, 'cat', '/proc/self/uid_map']).stdout.trim().split(/\s+/).map(Number);
+        assert.equal(uidMap, [0, net.hostID, 65536], 'podman made the user namespace with our mapping');
+      }
+
+      const rm = p.podman(['rm', '-f', '-t', '0', name]);
+      assert.is(rm.status, 0, rm.stderr);
+      // The network teardown may be left to the `podman container cleanup` that conmon runs
+      // when the container exits, which can finish after rm has returned.
+      for (let t = 0; t < 15_000 && (net.reservations().length > 0 || records(net).length > 0); t += 100) await sleep(100);
+      assert.equal(net.reservations(), [], 'DEL released the IP');
+      assert.equal(records(net), [], 'and dropped the record');
+      assert.equal(net.vethsOnBridge(), []);
+    });
+  });
+}
+
+test.run();
