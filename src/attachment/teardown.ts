@@ -2,7 +2,7 @@
 // Delegates first (reverse order), then our pins, then the record - last, and only when
 // everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
 import { unlinkSync } from 'node:fs';
-import { CniError, ErrorCode, asCniError } from '../cni/errors';
+import { CniError, asCniError } from '../cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { fileHoldsToken, reservationTempPath } from '../ns/pins';
@@ -46,15 +46,14 @@ export interface TeardownOptions {
 /**
  * A journal step of the teardown itself. The record on disk already names everything that may
  * exist (each side effect was journalled before it happened) and every step below is
- * idempotent, so a write that fails for lack of space or a read-only data dir must not stop the
- * delegates' DEL, the unpin or the id release: the next DEL redoes from the older record.
+ * idempotent, so a write that fails - no space, a read-only data dir, anything - must not stop
+ * the delegates' DEL, the unpin or the id release: the next DEL redoes from the older record.
  */
 function saveJournalBestEffort(ctx: AttachmentContext, rec: AttachmentRecord): void {
   try {
     saveRecord(ctx, rec);
   } catch (err) {
-    if (!(err instanceof CniError && err.code === ErrorCode.IoFailure)) throw err;
-    ctx.log.error('journal-write-skipped', { phase: rec.phase, error: err.message });
+    ctx.log.error('journal-write-skipped', { phase: rec.phase, error: (err as Error).message });
   }
 }
 

@@ -61,13 +61,18 @@ export function installPrinter(net: TestNet): PrinterKit {
   };
 }
 
-/** Everything an attachment of `net` could leave behind; cheap enough to take per case. */
-export function leftovers(net: TestNet) {
+/**
+ * Everything an attachment of `net` could leave behind. `quick`: without the host-wide scan of
+ * nsfs mounts and processes (two spawns), for a per-case check; pins are then looked up by the
+ * attachment's own paths (a mounted pin cannot be unlinked, so a leaked mount shows there).
+ */
+export function leftovers(net: TestNet, quick?: { pins: string[] }) {
   const list = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
   const table = join(net.dataDir, 'allocations.json');
   return {
-    host: hostState(), // our nsfs mounts, pins in /run/netns and /run/userns, orphaned helpers
-    veths: net.vethsOnBridge(),
+    // our nsfs mounts, pins in /run/netns and /run/userns, orphaned helpers
+    host: quick ? quick.pins.filter((p) => existsSync(p)) : hostState(),
+    veths: list(`/sys/class/net/${net.bridge}/brif`),
     reservations: net.reservations(),
     records: list(join(net.dataDir, 'records')),
     locks: list(join(net.dataDir, 'locks')),
