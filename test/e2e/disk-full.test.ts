@@ -112,4 +112,24 @@ test('DEL with the data dir full: delegates and pins released at once, the rest 
   });
 });
 
+// TODO(lead): un-skip once 11c's read-only lock opening (finding 7, CHECK on a read-only data dir)
+// is merged. On this branch DEL stops at the lock (open O_RDWR: EROFS) before anything runs.
+test.skip('DEL with a read-only data dir: delegates and pins released at once, the record by one DEL once writable', async () => {
+  await withNet(async (net) => {
+    const s = setup(net, false);
+    const emptyHost = released(net);
+    await withSmallDataDir(net, () => {
+      const a = net.attachment();
+      assert.is(net.run('ADD', a, s.conf(false), s.env).status, 0);
+      sh('mount', ['-o', 'remount,ro', net.dataDir]);
+      const del = net.run('DEL', a, s.conf(false), s.env);
+      assert.is(del.json?.code, 5, del.stdout); // the record cannot be unlinked yet
+      assert.equal(released(net), emptyHost, 'pins, veth and reservation released on a read-only data dir');
+      sh('mount', ['-o', 'remount,rw', net.dataDir]);
+      assert.is(net.run('DEL', a, s.conf(false), s.env).status, 0);
+      assert.equal(leftovers(net), { ...emptyHost, records: [], locks: [], blocks: [] });
+    });
+  });
+});
+
 test.run();
