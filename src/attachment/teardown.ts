@@ -7,7 +7,7 @@ import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { fileHoldsToken, removeReservationTemp } from '../ns/pins';
 import { currentBootId } from '../state/boot-id';
 import { type AttachmentContext, chainResult, saveRecord } from './context';
-import { runDelegate } from './delegate-runner';
+import { prevResultFor, runDelegate } from './delegate-runner';
 import { releaseAllocation } from '../idmap/release';
 import { failpoint } from './failpoints';
 
@@ -39,12 +39,40 @@ export interface TeardownOptions {
   failedDelegate?: number;
 }
 
+/**
+ * A journal step of the teardown itself. The record on disk already names everything that may
+ * exist (each side effect was journalled before it happened) and every step below is
+ * idempotent, so a write that fails - no space, a read-only data dir, anything - must not stop
+ * the delegates' DEL, the unpin or the id release: the next DEL redoes from the older record.
+ */
+function saveJournalBestEffort(ctx: AttachmentContext, rec: AttachmentRecord): void {
+  try {
+    saveRecord(ctx, rec);
+  } catch (err) {
+    ctx.log.error('journal-write-skipped', { phase: rec.phase, error: (err as Error).message });
+  }
+}
+
+/**
+ * The chain's result for delegate `d`'s DEL, or none when it cannot be converted to its version
+ * (a result recorded before results were checked on ADD): like libcni after a failed ADD, the
+ * DEL then goes without prevResult. A DEL must never depend on a conversion.
+ */
+function givableResult(ctx: AttachmentContext, rec: AttachmentRecord, d: AttachmentRecord['delegates'][number]): Record<string, unknown> | undefined {
+  try {
+    return prevResultFor(d, chainResult(rec));
+  } catch (err) {
+    ctx.log.error('prev-result-dropped', { delegate: d.type, error: (err as Error).message });
+    return undefined;
+  }
+}
+
 export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, opts: TeardownOptions = {}): Promise<void> {
   const errors: CniError[] = [];
   const sameBoot = rec.bootId === currentBootId();
   if (rec.phase !== 'deleting') {
     rec.phase = 'deleting';
-    saveRecord(ctx, rec);
+    saveJournalBestEffort(ctx, rec);
   }
 
   // Delegates get the pin only while it is the live netns we recorded; otherwise an empty
@@ -55,7 +83,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     const d = rec.delegates[i]!;
     const end = ctx.log.step('delegate-del');
     try {
-      await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? chainResult(rec) : undefined);
+      await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? givableResult(ctx, rec, d) : undefined);
     } catch (err) {
       if (i === opts.failedDelegate) ctx.log.error('failed-delegate-del', { delegate: d.type, error: (err as Error).message });
       else errors.push(asCniError(err));

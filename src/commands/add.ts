@@ -105,7 +105,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         saveRecord(ctx, rec); // journal: this delegate may have run from now on
         await failpoint(`add-before-delegate-${i}`);
         const end = ctx.log.step('delegate-add');
-        prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev);
+        prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev, i);
         end({ delegate: d.type });
         entry.state = 'added';
         entry.result = prev;

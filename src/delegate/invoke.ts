@@ -6,6 +6,7 @@ import { CniError, ErrorCode, show } from '../cni/errors';
 import { type DelegateCommand, type DelegateEnv, delegateEnv } from './env';
 import { type RawRun, runPlugin } from './exec';
 import { injectRuntimeConfig } from './prepare';
+import { readResult } from '../cni/result-check';
 
 export interface DelegateLogEntry {
   delegate: string;
@@ -23,6 +24,8 @@ export interface InvokeOptions {
   netconf: Record<string, unknown>;
   env: DelegateEnv;
   timeoutMs?: number;
+  /** The delegate's position in the chain, for messages. */
+  index?: number;
   /** Receives every run, successful or not; never our stdout. */
   log?: (entry: DelegateLogEntry) => void;
 }
@@ -101,8 +104,9 @@ export function delegateError(name: string, command: string, run: RawRun, timeou
 }
 
 /**
- * Run a delegate. Returns its parsed result for ADD; for the other verbs whatever JSON
- * object it printed (usually nothing: undefined). Throws CniError on failure.
+ * Run a delegate. Returns its result for ADD, checked (cni/result-check);
+ * for the other verbs whatever JSON object it printed (usually nothing: undefined). Throws
+ * CniError on failure, and code 6 naming the delegate and the field for a result we could not use.
  */
 export async function invokeDelegate(opts: InvokeOptions): Promise<Record<string, unknown> | undefined> {
   const name = label(opts.netconf, opts.binary);
@@ -119,25 +123,23 @@ export async function invokeDelegate(opts: InvokeOptions): Promise<Record<string
   });
   if (run.exitCode !== 0) throw delegateError(name, opts.command, run, opts.timeoutMs);
 
-  const out = run.stdout.trim();
-  let doc: unknown;
-  try {
-    doc = out === '' ? undefined : JSON.parse(out);
-  } catch {
-    doc = Symbol.for('unparseable');
-  }
   if (opts.command !== 'ADD') {
     // Go's DelegateDel/Check ignore stdout; so do we unless it is a JSON object.
+    let doc: unknown;
+    try {
+      doc = JSON.parse(run.stdout);
+    } catch {
+      doc = undefined;
+    }
     return isObject(doc) ? doc : undefined;
   }
-  if (!isObject(doc)) {
-    throw new CniError(
-      ErrorCode.DecodeFailure,
-      out === ''
-        ? `plugin "${name}" printed no result for ADD`
-        : `plugin "${name}" printed a result that is not a JSON object: ${show(clip(out, 200))}`,
-      { details: `delegate "${name}" (ADD)` },
-    );
+  try {
+    return readResult(run.stdout) as unknown as Record<string, unknown>;
+  } catch (err) {
+    const at = opts.index === undefined ? '' : ` (index ${opts.index})`;
+    throw new CniError(ErrorCode.DecodeFailure, `delegate "${name}"${at} ADD result: ${(err as Error).message}`, {
+      details: `delegate "${name}" (ADD)`,
+      cause: err,
+    });
   }
-  return doc;
 }

@@ -144,7 +144,7 @@ test('ADD success with garbage on stdout: code 6', async () => {
     invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'garbage' } }, env }),
   );
   assert.is(e.code, 6);
-  assert.match(e.message, /not a JSON object: "this is not json"/);
+  assert.is(e.message, 'delegate "fake" ADD result: not JSON: "this is not json"');
   // For DEL the output is ignored, as Go's DelegateDel does.
   assert.is(
     await invokeDelegate({ binary: fake, command: 'DEL', netconf: { type: 'fake', fake: { mode: 'garbage' } }, env }),
@@ -157,7 +157,7 @@ test('ADD success with no output at all: code 6', async () => {
     invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'silent-ok' } }, env }),
   );
   assert.is(e.code, 6);
-  assert.match(e.message, /printed no result for ADD/);
+  assert.is(e.message, 'delegate "fake" ADD result: empty: the plugin printed no result');
 });
 
 test('silent failure and stderr-only failure', async () => {
