@@ -11,7 +11,8 @@ export async function cmdDel(inv: Invocation): Promise<undefined> {
   ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
   // DEL works from the record: what it ignored in the config is reported, never fatal.
   if (inv.conf.drift.length > 0) ctx.log.error('config-drift', { ignored: inv.conf.drift });
-  await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
+  // A read-only data dir still lets DEL release delegates and pins (see unlockedIfReadOnly).
+  await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs, unlockedIfReadOnly: true }, async (lock) => {
     const rec = ctx.store.get(ctx.key);
     if (rec === undefined) {
       ctx.store.sweepTemp(ctx.key); // a record write killed before its rename

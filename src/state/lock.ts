@@ -13,7 +13,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { errno, errnoName } from '../sys/libc';
 import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from './syscalls';
 
-const { O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const EINTR = 4;
 const EWOULDBLOCK = 11;
 
@@ -21,10 +21,12 @@ export interface LockOptions {
   /** How long to wait for another holder before giving up with code 11. */
   timeoutMs: number;
   /**
-   * For verbs that only read (CHECK): when the lock file cannot be created or opened because
-   * the file system is read-only, run without it. No record can be written there, so there
-   * is no record writer to wait for; and a reader that changes nothing cannot take part in
-   * a race that damages anything - at worst it reports what a concurrent DEL left half-done.
+   * For CHECK and DEL: when the lock file cannot be created because the file system is
+   * read-only (an existing one is still locked, opened read-only), run without it. No record
+   * can be written there, so no ADD can get past its first journal write and there is no
+   * record writer to wait for. A reader (CHECK) changes nothing; a teardown (DEL) only repeats
+   * idempotent steps another teardown may be taking too - delegates' DEL, unpin by proof - and
+   * cannot remove the record anyway. At worst CHECK reports what a concurrent DEL left half-done.
    */
   unlockedIfReadOnly?: boolean;
 }
@@ -53,7 +55,18 @@ export interface LockHandle {
 function openLockFile(lockPath: string): number {
   let fd: number;
   try {
-    fd = fs.openSync(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+    try {
+      fd = fs.openSync(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+    } catch (err) {
+      // flock needs no write access: on a read-only file system an existing lock file still
+      // serialises us with whoever else holds it.
+      if ((err as NodeJS.ErrnoException).code !== 'EROFS') throw err;
+      try {
+        fd = fs.openSync(lockPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      } catch (err2) {
+        throw (err2 as NodeJS.ErrnoException).code === 'ENOENT' ? err : err2;
+      }
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') {

@@ -9,7 +9,7 @@
 // a failure names the seed and the case, so it can be run again alone.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkResult } from '../../src/cni/result-check';
 import { newTestNet, type TestNet } from '../helpers/host';
@@ -153,10 +153,6 @@ function runCase(where: string, layout: Layout, cniVersion: string, spec: PrintS
   const del = net.run('DEL', a, conf, env); // what a runtime does after a failed ADD
   assert.is(del.status, 0, `${where}: DEL after the failed ADD: ${del.stdout}`);
   const after = left();
-  // TODO(lead): a DEL that finds no record leaves its lock file (issue 11 finding 6, fixed on
-  // 11c's branch). Once merged, drop these two lines: `locks` must be empty here too.
-  after.locks = after.locks.filter((f) => f !== `${net.name}+${a.containerId}+eth0.lock`);
-  rmSync(join(net.dataDir, 'locks', `${net.name}+${a.containerId}+eth0.lock`), { force: true });
   assert.equal(after, quickEmpty(), `${where}: left after DEL`);
   return 'refused';
 }

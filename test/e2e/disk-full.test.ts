@@ -112,9 +112,7 @@ test('DEL with the data dir full: delegates and pins released at once, the rest 
   });
 });
 
-// TODO(lead): un-skip once 11c's read-only lock opening (finding 7, CHECK on a read-only data dir)
-// is merged. On this branch DEL stops at the lock (open O_RDWR: EROFS) before anything runs.
-test.skip('DEL with a read-only data dir: delegates and pins released at once, the record by one DEL once writable', async () => {
+test('DEL with a read-only data dir: delegates and pins released at once, the record by one DEL once writable', async () => {
   await withNet(async (net) => {
     const s = setup(net, false);
     const emptyHost = released(net);
