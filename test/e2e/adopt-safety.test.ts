@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
 import { hostState, isNsfsMount, sh, withNet, type TestNet } from '../helpers/host';
+import { uniqueName } from '../helpers/unique';
 
 function canStat(path: string): boolean {
   try {
@@ -27,13 +28,18 @@ test('adopt mode refuses the host\'s own netns, however it is spelled (code 4), 
     // /proc/1/ns/* may be closed to us (a sandboxed pid 1): then the host netns is the one
     // this test (and the plugin it starts) runs in.
     const initVisible = canStat('/proc/1/ns/net');
+    const ifname = uniqueName('uxi');
+    // No gateway, no routes: nothing a wrongly adopted host netns would have its routes changed by.
+    const conf = net.conf('1.0.0', {}, [net.bridgeDelegate({ isGateway: false, ipam: { type: 'host-local', dataDir: net.ipamDir, ranges: [[{ subnet: `${net.subnet24}.0/24` }]] } })]);
     const bound = net.attachment(); // the host netns bind-mounted at a pin path
     sh('touch', [bound.netnsPin]);
     sh('mount', ['--bind', initVisible ? '/proc/1/ns/net' : '/proc/self/ns/net', bound.netnsPin]);
     try {
       for (const path of ['/proc/self/ns/net', '/proc/thread-self/ns/net', `/proc/${process.pid}/ns/net`, bound.netnsPin, ...(initVisible ? ['/proc/1/ns/net'] : [])]) {
         const a = { ...net.attachment(), netnsPin: path };
-        const r = net.run('ADD', a, net.conf());
+        // An ifname the host does not have: were the host netns adopted, nothing of the
+        // host's would be at stake, and cleanup removes what a delegate made there.
+        const r = net.run('ADD', a, conf, { CNI_IFNAME: ifname });
         assert.is(r.json?.code, 4, `${path}: ${r.stdout}`);
         assert.match(r.json.msg, JSON.stringify(path));
         assert.match(r.json.msg, /initial network namespace|the plugin itself runs in/);
@@ -43,6 +49,7 @@ test('adopt mode refuses the host\'s own netns, however it is spelled (code 4), 
       assert.is(sh('ip', ['-o', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }), hostAddrs, 'the host\'s eth0 untouched');
     } finally {
       sh('umount', [bound.netnsPin], { allowFail: true });
+      sh('ip', ['link', 'del', ifname], { allowFail: true });
     }
     net.cleanup();
     assert.equal(hostState(), before);
