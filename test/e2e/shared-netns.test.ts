@@ -60,12 +60,6 @@ for (const firstDel of ['creator', 'joiner'] as const) {
       assert.equal(links(att.pinName).filter((l) => l !== 'lo').sort(), ['eth0', 'eth1']);
 
       const recB = recordOf(dataDir, netB, cid, 'eth1');
-      assert.is(recB.mode, 'adopt');
-      assert.is(recB.schemaVersion, 2);
-      assert.equal(recB.joined, { network: netA.name, containerId: cid, ifname: 'eth0' });
-      assert.is(recB.netns.inode, inode);
-      assert.is(recB.userns.path, att.usernsPin);
-      assert.is(recB.userns.inode, usernsInode);
 
       const [first, second] = firstDel === 'creator'
         ? [{ net: netA, conf: confA, ifname: 'eth0', add: addA }, { net: netB, conf: confB, ifname: 'eth1', add: addB }]
@@ -81,6 +75,14 @@ for (const firstDel of ['creator', 'joiner'] as const) {
       assert.equal(first.net.reservations(), [], 'and its reservation');
       const check = run(second.net, 'CHECK', cid, att.netnsPin, { ...second.conf, prevResult: second.add.json }, second.ifname);
       assert.is(check.status, 0, check.stdout);
+
+      // B's record joined A's pins: the same pins, inodes and mapping.
+      assert.is(recB.mode, 'adopt');
+      assert.is(recB.schemaVersion, 2);
+      assert.equal(recB.joined, { network: netA.name, containerId: cid, ifname: 'eth0' });
+      assert.is(recB.netns.inode, inode);
+      assert.is(recB.userns.path, att.usernsPin);
+      assert.is(recB.userns.inode, usernsInode);
 
       const del2 = run(second.net, 'DEL', cid, att.netnsPin, second.conf, second.ifname);
       assert.is(del2.status, 0, del2.stdout);
