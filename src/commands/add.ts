@@ -8,7 +8,7 @@ import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { resolveMapping } from '../idmap/mapping-for-add';
 import { msSinceProcessStart, startupMarks } from '../log/logger';
-import { createPinnedNamespaces } from '../ns';
+import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, saveRecord, type AttachmentContext } from '../attachment/context';
@@ -22,6 +22,7 @@ import { failpoint } from '../attachment/failpoints';
 import { findPlugin } from '../delegate';
 import { resolveExplicitMapping } from '../idmap/resolve';
 import { poolFromConfig } from '../idmap/pool';
+import { looksLikeReservation } from '../ns/pins';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
@@ -200,8 +201,11 @@ function validateBeforeAnything(ctx: AttachmentContext): void {
     target = resolveNetnsTarget(env.netns!, conf);
   } catch (err) {
     // A killed ADD of this very attachment may have left its pin file there: the retry
-    // clears that leftover under the lock first, then looks again.
-    if (ctx.store.get(ctx.key) === undefined) throw err;
+    // clears that leftover under the lock first, then looks again. And a pin file another
+    // network's ADD is making at this path right now (or has just mounted): under the netns
+    // lock it is a netns.
+    const inTheMaking = looksLikeReservation(env.netns!) || isLiveNetnsPin(env.netns!);
+    if (ctx.store.get(ctx.key) === undefined && !inTheMaking) throw err;
   }
   if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
   for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
