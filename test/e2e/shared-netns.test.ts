@@ -11,6 +11,7 @@ import { inspectNamespace } from '../../src/ns';
 import { hostState, isNsfsMount, newTestNet, sh, type TestNet } from '../helpers/host';
 import { CNI_BIN, PLUGIN, type PluginRun } from '../helpers/plugin';
 import { uniqueName } from '../helpers/unique';
+import { opJson } from '../cli/helpers/run-operator';
 
 /** Two networks (own bridge, subnet, name) sharing one data dir, cleaned up whatever happens. */
 async function withTwoNets(fn: (a: TestNet, b: TestNet) => Promise<void> | void): Promise<void> {
@@ -75,6 +76,13 @@ for (const firstDel of ['creator', 'joiner'] as const) {
       assert.equal(first.net.reservations(), [], 'and its reservation');
       const check = run(second.net, 'CHECK', cid, att.netnsPin, { ...second.conf, prevResult: second.add.json }, second.ifname);
       assert.is(check.status, 0, check.stdout);
+
+      // What is left is one attachment with both pins: inspect sees them live, oci offers them.
+      const inspect = opJson(['inspect', cid, '--data-dir', dataDir, '--json']);
+      assert.is(inspect.attachments.length, 1);
+      assert.ok(inspect.attachments[0].check.live, JSON.stringify(inspect.attachments[0].check.problems));
+      const frag = opJson(['oci', cid, '--data-dir', dataDir]);
+      assert.equal(frag.linux.namespaces, [{ type: 'user', path: att.usernsPin }, { type: 'network', path: att.netnsPin }]);
 
       // B's record joined A's pins: the same pins, inodes and mapping.
       assert.is(recB.mode, 'adopt');
