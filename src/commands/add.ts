@@ -197,15 +197,20 @@ function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentRecord, ta
 function validateBeforeAnything(ctx: AttachmentContext): void {
   const { conf, env } = ctx.inv;
   let target: ReturnType<typeof resolveNetnsTarget> | undefined;
-  try {
-    target = resolveNetnsTarget(env.netns!, conf);
-  } catch (err) {
-    // A killed ADD of this very attachment may have left its pin file there: the retry
-    // clears that leftover under the lock first, then looks again. And a pin file another
-    // network's ADD is making at this path right now (or has just mounted): under the netns
-    // lock it is a netns.
-    const inTheMaking = looksLikeReservation(env.netns!) || isLiveNetnsPin(env.netns!);
-    if (ctx.store.get(ctx.key) === undefined && !inTheMaking) throw err;
+  for (let look = 1; ; look++) {
+    try {
+      target = resolveNetnsTarget(env.netns!, conf);
+      break;
+    } catch (err) {
+      // A killed ADD of this very attachment may have left its pin file there: the retry
+      // clears that leftover under the lock first, then looks again.
+      if (ctx.store.get(ctx.key) !== undefined) break;
+      // Another network's ADD may be making a pin at this path right now: its reservation
+      // file is left to the look under the netns lock; a netns mounted since we looked is
+      // looked at again.
+      if (looksLikeReservation(env.netns!)) break;
+      if (look === 3 || !isLiveNetnsPin(env.netns!)) throw err;
+    }
   }
   if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
   for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
