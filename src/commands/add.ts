@@ -22,6 +22,7 @@ import { failpoint } from '../attachment/failpoints';
 import { findPlugin } from '../delegate';
 import { resolveExplicitMapping } from '../idmap/resolve';
 import { poolFromConfig } from '../idmap/pool';
+import { allocatorEnv, shareBlock } from '../idmap/allocator';
 import { looksLikeReservation } from '../ns/pins';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
@@ -76,7 +77,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
         delegates: [],
       };
-      if (target.mode === 'adopt') joinPinsOfThisDataDir(ctx, rec, target);
+      if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
       let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
       if (target.mode === 'create') {
         mapping = await resolveMapping(ctx, rec);
@@ -165,7 +166,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
  * one removed by hand) left it, or another data dir's record owns it and would remove it.
  * The caller holds the netns lock.
  */
-function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentRecord, target: Extract<NetnsTarget, { mode: 'adopt' }>): void {
+async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentRecord, target: Extract<NetnsTarget, { mode: 'adopt' }>): Promise<void> {
   const path = canonicalNetnsPath(target.netnsPath);
   const creator = pinCreator(ctx, path, target.netnsInode, target.ownerInode);
   if (!creator) {
@@ -185,7 +186,10 @@ function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentRecord, ta
   rec.userns = { path: userns.path, inode: userns.inode, hostOwned: false, pin: 'pinned', ...(userns.token ? { token: userns.token } : {}) };
   if (mappings) rec.mappings = mappings;
   // The user namespace lives as long as the pins: its ids stay taken until the last record goes.
-  if (allocation) rec.allocation = { ...allocation };
+  if (allocation) {
+    await shareBlock(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key, allocation);
+    rec.allocation = { ...allocation };
+  }
   ctx.log.info('netns-joined', { netns: netns.path, creator: creator.key });
 }
 

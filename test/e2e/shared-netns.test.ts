@@ -104,6 +104,40 @@ for (const firstDel of ['creator', 'joiner'] as const) {
   });
 }
 
+test('a joined netns keeps its id block taken until the last attachment goes (allocator)', async () => {
+  await withTwoNets(async (netA, netB) => {
+    const dataDir = netA.dataDir;
+    const allocator = { start: Math.floor(netA.hostID / 65536) * 65536, count: 4 };
+    const withPool = (net: TestNet) => {
+      const c = net.conf('1.0.0', { dataDir, allocator });
+      delete c.idMappings;
+      return c;
+    };
+    const confA = withPool(netA);
+    const confB = withPool(netB);
+    const table = () => JSON.parse(readFileSync(join(dataDir, 'allocations.json'), 'utf8')).blocks.map((b: any) => `${b.network}:${b.hostID}`).sort();
+    const att = netA.attachment();
+    const cid = uniqueName('uxc');
+    assert.is(run(netA, 'ADD', cid, att.netnsPin, confA, 'eth0').status, 0);
+    const block = recordOf(dataDir, netA, cid, 'eth0').allocation.hostID;
+    assert.is(run(netB, 'ADD', cid, att.netnsPin, confB, 'eth1').status, 0);
+    assert.is(recordOf(dataDir, netB, cid, 'eth1').allocation.hostID, block);
+    assert.equal(table(), [`${netA.name}:${block}`, `${netB.name}:${block}`].sort());
+
+    assert.is(run(netA, 'DEL', cid, att.netnsPin, confA, 'eth0').status, 0);
+    assert.equal(table(), [`${netB.name}:${block}`], 'the user namespace still lives: its block stays taken');
+    const other = netA.attachment();
+    const cid2 = uniqueName('uxc');
+    assert.is(run(netA, 'ADD', cid2, other.netnsPin, confA, 'eth0').status, 0);
+    assert.is.not(recordOf(dataDir, netA, cid2, 'eth0').allocation.hostID, block, 'not handed out again');
+    assert.is(run(netA, 'DEL', cid2, other.netnsPin, confA, 'eth0').status, 0);
+
+    assert.is(run(netB, 'DEL', cid, att.netnsPin, confB, 'eth1').status, 0);
+    assert.equal(table(), []);
+    assert.not.ok(existsSync(att.netnsPin) || existsSync(att.usernsPin));
+  });
+});
+
 /** Runs the plugin asynchronously (two at once need real concurrency). */
 function runAsync(env: Record<string, string>, conf: object): Promise<PluginRun> {
   return new Promise((resolve) => {
