@@ -6,6 +6,7 @@
 // timeout): the attachment's key lock first, then this netns lock, then the allocation table
 // lock (a leaf, held for milliseconds). Nothing takes a key lock while holding a netns lock.
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { withLock } from '../state/lock';
@@ -46,4 +47,31 @@ export async function withNetnsLock<T>(ctx: AttachmentContext, netnsPath: string
     }
     throw err;
   }
+}
+
+const NETNS_LOCK = /^netns-[0-9a-f]{32}\.lock$/;
+
+/**
+ * GC: removes netns lock files a plugin killed while holding one left behind - each only once
+ * locked by us (one try: a holder is left alone), like removeOnRelease. Returns how many went.
+ */
+export async function sweepNetnsLocks(locksDir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = readdirSync(locksDir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names.filter((n) => NETNS_LOCK.test(n))) {
+    try {
+      await withLock(join(locksDir, name), { timeoutMs: 0 }, (lock) => {
+        lock.removeOnRelease();
+        removed++;
+      });
+    } catch {
+      // held right now (its holder removes it) or gone meanwhile
+    }
+  }
+  return removed;
 }

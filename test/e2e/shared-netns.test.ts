@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
-import { hostState, isNsfsMount, newTestNet, sh, type TestNet } from '../helpers/host';
+import { hostState, isNsfsMount, newTestNet, sh, withNet, type TestNet } from '../helpers/host';
 import { CNI_BIN, PLUGIN, type PluginRun } from '../helpers/plugin';
 import { uniqueName } from '../helpers/unique';
 import { opJson } from '../cli/helpers/run-operator';
@@ -135,6 +135,26 @@ test('a joined netns keeps its id block taken until the last attachment goes (al
     assert.is(run(netB, 'DEL', cid, att.netnsPin, confB, 'eth1').status, 0);
     assert.equal(table(), []);
     assert.not.ok(existsSync(att.netnsPin) || existsSync(att.usernsPin));
+  });
+});
+
+test('a netns lock left by a plugin killed while holding it is swept by GC', async () => {
+  await withNet(async (net) => {
+    const a = net.attachment();
+    sh('ip', ['netns', 'add', a.pinName]);
+    try {
+      const conf = net.conf('1.1.0');
+      const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-intent=kill' }); // inside the netns lock
+      assert.is(killed.status, null, killed.stdout);
+      const netnsLocks = () => readdirSync(join(net.dataDir, 'locks')).filter((n) => n.startsWith('netns-'));
+      assert.is(netnsLocks().length, 1);
+      assert.is(net.run('DEL', a, conf).status, 0);
+      const gc = net.run('GC', a, { ...conf, 'cni.dev/valid-attachments': [] });
+      assert.is(gc.status, 0, gc.stdout);
+      assert.equal(netnsLocks(), []);
+    } finally {
+      sh('ip', ['netns', 'del', a.pinName], { allowFail: true });
+    }
   });
 });
 
