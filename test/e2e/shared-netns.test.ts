@@ -207,6 +207,35 @@ test('two networks ADD the same new path at once (10 rounds): both succeed, one 
   });
 });
 
+test('DEL of the creator races an ADD that joins (10 rounds): the joiner always ends up with a working netns; its DEL leaves nothing', async () => {
+  await withTwoNets(async (netA, netB) => {
+    const before = hostState();
+    const dataDir = netA.dataDir;
+    const confA = confIn(netA, dataDir);
+    const confB = confIn(netB, dataDir);
+    const modes: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const att = netA.attachment();
+      const cid = uniqueName('uxc');
+      assert.is(run(netA, 'ADD', cid, att.netnsPin, confA, 'eth0').status, 0);
+      const env = (command: string, ifname: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: att.netnsPin, CNI_IFNAME: ifname, CNI_PATH: CNI_BIN });
+      const [del, add] = await Promise.all([runAsync(env('DEL', 'eth0'), confA), runAsync(env('ADD', 'eth1'), confB)]);
+      assert.is(del.status, 0, `round ${round}, DEL: ${del.stdout}`);
+      assert.is(add.status, 0, `round ${round}, ADD: ${add.stdout}${add.stderr}`);
+      modes.push(recordOf(dataDir, netB, cid, 'eth1').mode); // joined, or created after the unpin
+      assert.equal(links(att.pinName).filter((l) => l !== 'lo'), ['eth1'], `round ${round}`);
+      const check = run(netB, 'CHECK', cid, att.netnsPin, { ...confB, prevResult: add.json }, 'eth1');
+      assert.is(check.status, 0, `round ${round}, CHECK: ${check.stdout}`);
+      assert.is(run(netB, 'DEL', cid, att.netnsPin, confB, 'eth1').status, 0);
+      assert.not.ok(existsSync(att.netnsPin) || existsSync(att.usernsPin), `round ${round}: pins removed`);
+    }
+    assert.equal([...netA.reservations(), ...netB.reservations()], []);
+    assert.equal(readdirSync(join(dataDir, 'records')), []);
+    assert.equal(hostState(), before);
+    console.log(`  joiner modes over 10 rounds: ${modes.join(' ')}`);
+  });
+});
+
 test('a netns pinned by a record of another data dir is refused in adopt mode (code 4), untouched', async () => {
   await withTwoNets(async (netA, netB) => {
     const att = netA.attachment();
