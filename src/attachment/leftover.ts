@@ -5,9 +5,12 @@ import { asCniError, CniError } from '../cni/errors';
 import type { AttachmentContext } from './context';
 import { prepareDelegate, runDelegate } from './delegate-runner';
 import { removePin, teardown } from './teardown';
-import { readFileNoFollow } from '../state/atomic-file';
 import type { NamespaceRef } from '../generated/types';
 import { allocatorEnv, releaseKey } from '../idmap/allocator';
+import { inspectNamespace } from '../ns';
+import { withNetnsLock } from './netns-lock';
+import { otherPinHolders, ourPinPairAt } from './pin-owners';
+import { salvageRecord } from './salvage';
 
 /** Rolls back a leftover record (any phase), or releases what a corrupt one may have held. */
 export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecord | CorruptRecord): Promise<void> {
@@ -24,12 +27,10 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
       errors.push(asCniError(err));
     }
   }
-  for (const [ref, type] of salvagePins(rec.file)) {
-    try {
-      removePin(ref, type);
-    } catch (err) {
-      errors.push(asCniError(err));
-    }
+  try {
+    await removeSalvagedPins(ctx, salvageRecord(rec.file).pins);
+  } catch (err) {
+    errors.push(asCniError(err));
   }
   if (errors.length > 0) throw errors[0];
   ctx.store.delete(ctx.key);
@@ -37,24 +38,33 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
   await releaseKey(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key);
 }
 
-/** The pin references a damaged record still holds whole, if any (each is a flat object). */
-function salvagePins(file: string): Array<[NamespaceRef, 'net' | 'user']> {
-  let text: string;
-  try {
-    text = readFileNoFollow(file)?.toString('utf8') ?? '';
-  } catch {
-    return [];
-  }
-  const out: Array<[NamespaceRef, 'net' | 'user']> = [];
-  for (const [key, type] of [['netns', 'net'], ['userns', 'user']] as const) {
-    const m = new RegExp(`"${key}":(\\{[^{}]*\\})`).exec(text);
-    if (!m) continue;
-    try {
-      const ref = JSON.parse(m[1]!) as NamespaceRef;
-      if (typeof ref.path === 'string' && ref.path.startsWith('/') && ref.pin !== 'none') out.push([ref, type]);
-    } catch {
-      // not even that part is readable
+/**
+ * The pins a damaged record still names, removed where they prove to be ours (token or
+ * journalled inode) and no other record of this data dir names them. A netns proven ours
+ * whose userns reference was lost (a file cut between the two) still takes its owner's pin
+ * along: the user namespace pinned beside our netns at <usernsPinDir>/<name> that owns it is
+ * the one that ADD created with it.
+ */
+async function removeSalvagedPins(ctx: AttachmentContext, pins: Array<[NamespaceRef, 'net' | 'user']>): Promise<void> {
+  if (pins.length === 0) return;
+  const net = pins.find(([, t]) => t === 'net')?.[0];
+  const lockPath = net?.path ?? pins[0]![0].path;
+  return withNetnsLock(ctx, lockPath, () => {
+    const holders = pins.flatMap(([ref, type]) => otherPinHolders(ctx, ref, type));
+    if (holders.length > 0) return ctx.log.info('pins-kept', { netns: lockPath, heldBy: holders });
+    if (net && net.inode !== undefined && !pins.some(([, t]) => t === 'user')) {
+      const live = inspectNamespace(net.path);
+      const usernsPin = live.inode === net.inode && live.owner ? ourPinPairAt(net.path, live.owner.inode, ctx.inv.conf.usernsPinDir) : undefined;
+      if (usernsPin) pins = [...pins, [{ path: usernsPin, inode: live.owner!.inode, pin: 'pinned' }, 'user']];
     }
-  }
-  return out;
+    const errors: CniError[] = [];
+    for (const [ref, type] of pins) {
+      try {
+        removePin(ref, type);
+      } catch (err) {
+        errors.push(asCniError(err));
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  });
 }

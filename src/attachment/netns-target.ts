@@ -3,7 +3,7 @@
 //                   allowed pin directory; symlinks and ".." are never a way out of it)
 //   a netns      -> adopt: run the delegates on it, record its owner, never unpin it
 //   anything else -> error, path untouched.
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { PluginConfig } from '../config/netconf';
@@ -24,6 +24,37 @@ function realDir(dir: string): string {
   } catch {
     return normalize(dir);
   }
+}
+
+/**
+ * Why a netns must never be adopted, if it is the host's own (init) network namespace or the
+ * one this plugin runs in: delegates would configure - and a rollback delete - the host's
+ * interfaces. Compared by namespace identity (nsfs dev + inode), whatever the path spelling.
+ */
+/**
+ * One spelling per netns pin: its parent directory resolved (/var/run/netns/x and
+ * /run/netns/x are one pin). Create mode pins at exactly this path, so records name it so.
+ */
+export function canonicalNetnsPath(netns: string): string {
+  return join(realDir(dirname(netns)), basename(netns));
+}
+
+function hostNetnsReason(netns: string): string | undefined {
+  let st;
+  try {
+    st = statSync(netns); // a /proc magic link or a pin: both resolve to the nsfs inode
+  } catch {
+    return undefined;
+  }
+  for (const [path, what] of [['/proc/1/ns/net', "the host's initial network namespace (/proc/1/ns/net)"], ['/proc/self/ns/net', 'the network namespace the plugin itself runs in']] as const) {
+    try {
+      const own = statSync(path);
+      if (own.dev === st.dev && own.ino === st.ino) return what;
+    } catch {
+      // /proc/1 hidden (hidepid): the other comparison still applies
+    }
+  }
+  return undefined;
 }
 
 function describeKind(path: string): string {
@@ -55,6 +86,10 @@ export function resolveNetnsTarget(netns: string, conf: PluginConfig): NetnsTarg
     if (!info.isNsfsMount || info.nsType !== 'net' || info.inode === undefined || !info.owner) {
       throw envError(`CNI_NETNS: ${show(netns)} exists but is ${info.isNsfsMount ? `a ${info.nsType} namespace, not a network namespace` : describeKind(netns)}; left untouched`);
     }
+    const hostNs = hostNetnsReason(netns);
+    if (hostNs !== undefined) {
+      throw envError(`CNI_NETNS: ${show(netns)} is ${hostNs} (netns inode ${info.inode}); refusing to adopt it: delegates would change host interfaces`);
+    }
     if (conf.existingNetns === 'refuse') {
       throw envError(`CNI_NETNS: ${show(netns)} already is a network namespace and existingNetns is "refuse"`);
     }
@@ -74,5 +109,5 @@ export function resolveNetnsTarget(netns: string, conf: PluginConfig): NetnsTarg
     throw envError(`CNI_NETNS: ${show(netns)} does not exist and is not directly inside an allowed pin directory (${conf.netnsPinDirs.join(', ')})`);
   }
   // Pin at the real directory: a symlinked parent (/var/run -> /run) must not be swapped later.
-  return { mode: 'create', netnsPin: join(parent, name), usernsPin: join(conf.usernsPinDir, name) };
+  return { mode: 'create', netnsPin: canonicalNetnsPath(netns), usernsPin: join(conf.usernsPinDir, name) };
 }

@@ -10,6 +10,8 @@ import { type AttachmentContext, chainResult, saveRecord } from './context';
 import { prevResultFor, runDelegate } from './delegate-runner';
 import { releaseAllocation } from '../idmap/release';
 import { failpoint } from './failpoints';
+import { withNetnsLock } from './netns-lock';
+import { otherPinHolders } from './pin-owners';
 
 /**
  * Is the pin at `ref.path` ours to remove? Only with proof: a mount of the namespace inode we
@@ -93,17 +95,27 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
 
   await failpoint('del-after-delegates');
 
-  // Our pins - only in create mode, only this boot's (after a reboot the path may hold
-  // another attachment's new pin), and only when the delegates are done with the netns.
-  if (errors.length === 0 && rec.mode === 'create' && sameBoot) {
+  // Our pins - only pins this record holds (create mode, or a netns it joined), only this
+  // boot's (after a reboot the path may hold another attachment's new pin), only when the
+  // delegates are done with the netns, and only when no other record of this data dir still
+  // names them: a shared netns goes with its last attachment.
+  if (errors.length === 0 && sameBoot && rec.netns.pin !== 'none') {
     const end = ctx.log.step('unpin');
-    for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
-      if (ref.pin === 'none' || ref.path === '') continue;
-      try {
-        removePin(ref, type);
-      } catch (err) {
-        errors.push(asCniError(err));
-      }
+    try {
+      await withNetnsLock(ctx, rec.netns.path, () => {
+        const holders = otherPinHolders(ctx, rec.netns, 'net');
+        if (holders.length > 0) return ctx.log.info('pins-kept', { netns: rec.netns.path, heldBy: holders });
+        for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
+          if (ref.pin === 'none' || ref.path === '') continue;
+          try {
+            removePin(ref, type);
+          } catch (err) {
+            errors.push(asCniError(err));
+          }
+        }
+      });
+    } catch (err) {
+      errors.push(asCniError(err));
     }
     end();
   }

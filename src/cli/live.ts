@@ -31,7 +31,7 @@ export function liveCheck(r: AttachmentRecord): LiveCheck {
   else if (!netns.isNamespace) problems.push(`${r.netns.path} is not a network namespace (stale pin?)`);
   else if (!netns.inodeMatches) problems.push(`netns ${r.netns.path} is inode ${netns.inode}, recorded ${netns.recordedInode ?? 'none'}`);
   let userns: NsLive | null = null;
-  if (r.mode === 'create') {
+  if (r.userns.pin !== 'none') { // create mode, or pins joined from another record
     const u = checkNs(r.userns.path, r.userns.inode, 'user');
     userns = { path: u.path, present: u.present, isNamespace: u.isNamespace, inode: u.inode, recordedInode: u.recordedInode, inodeMatches: u.inodeMatches };
     if (!u.present) problems.push(`userns pin ${r.userns.path || '(none recorded)'} is missing`);

@@ -11,7 +11,7 @@ export type { OciFragment };
 
 /** The path of the netns owner, or why there is none. Adopt mode has no userns pin of ours. */
 function usernsPathFor(mode: 'create' | 'adopt', recordedUserns: string, netnsPath: string, ownerInode: number): string {
-  const candidates = mode === 'create' ? [recordedUserns] : [];
+  const candidates = recordedUserns !== '' ? [recordedUserns] : []; // create mode, or joined pins
   // An adopted /proc/<pid>/ns/net: the same process's user namespace is the owner when the
   // runtime put the process in it (containerd with user namespaces does). Valid while it lives.
   const m = /^\/proc\/(\d+)\/ns\/net$/.exec(netnsPath);

@@ -8,18 +8,22 @@ import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { resolveMapping } from '../idmap/mapping-for-add';
 import { msSinceProcessStart, startupMarks } from '../log/logger';
-import { createPinnedNamespaces } from '../ns';
+import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, saveRecord, type AttachmentContext } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
-import { resolveNetnsTarget } from '../attachment/netns-target';
+import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
+import { withNetnsLock } from '../attachment/netns-lock';
+import { ourPinPairAt, pinCreator } from '../attachment/pin-owners';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
 import { findPlugin } from '../delegate';
 import { resolveExplicitMapping } from '../idmap/resolve';
 import { poolFromConfig } from '../idmap/pool';
+import { allocatorEnv, shareBlock } from '../idmap/allocator';
+import { looksLikeReservation } from '../ns/pins';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
@@ -37,66 +41,89 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     if (existing !== undefined) await clearLeftover(ctx, existing);
     else ctx.store.sweepTemp(ctx.key);
 
-    const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
     const now = new Date().toISOString();
     // Written into our pin files (journalled first): proof that a pin found later is ours.
     const pinToken = randomBytes(8).toString('hex');
-    const rec: AttachmentRecord = {
-      schemaVersion: 1,
-      network: ctx.key.network,
-      containerId: ctx.key.containerId,
-      ifname: ctx.key.ifname,
-      cniVersion: inv.conf.cniVersion,
-      mode: target.mode,
-      phase: 'adding',
-      bootId: currentBootId(),
-      createdAt: now,
-      updatedAt: now,
-      netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
-      userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
-      delegates: [],
+    let rec!: AttachmentRecord;
+    const rollback = async (err: unknown): Promise<void> => {
+      ctx.log.error('add-failed', { error: (err as Error).message });
+      try {
+        const last = rec.delegates.length - 1;
+        await teardown(ctx, rec, { failedDelegate: last >= 0 && rec.delegates[last]!.state === 'intent' ? last : undefined });
+        lock.removeOnRelease();
+      } catch (rollbackErr) {
+        // The record stays (phase "deleting"): the next DEL or GC finishes the rollback.
+        ctx.log.error('rollback-incomplete', { error: (rollbackErr as Error).message });
+      }
     };
-    let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
-    if (target.mode === 'create') {
-      mapping = await resolveMapping(ctx, rec);
-      rec.mappings = mapping.mappings;
-    }
 
-    try {
-      await failpoint('add-after-allocation');
-      saveRecord(ctx, rec);
-    } catch (err) {
-      // Nothing exists yet but the id block (if any) and perhaps the record: the DEL path
-      // gives both back.
-      await teardown(ctx, rec).catch((e: Error) => ctx.log.error('rollback-incomplete', { error: e.message }));
-      throw err;
-    }
-    try {
-      await failpoint('add-after-intent');
+    // Create or join, decided and done under the pin path's lock: of two ADDs of one new path,
+    // one creates and the other then finds the pins and joins them; a teardown deciding
+    // whether it is the last holder waits for us (see netns-lock.ts for the lock order).
+    await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), async () => {
+      const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
+      rec = {
+        schemaVersion: 1,
+        network: ctx.key.network,
+        containerId: ctx.key.containerId,
+        ifname: ctx.key.ifname,
+        cniVersion: inv.conf.cniVersion,
+        mode: target.mode,
+        phase: 'adding',
+        bootId: currentBootId(),
+        createdAt: now,
+        updatedAt: now,
+        netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
+        userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
+        delegates: [],
+      };
+      if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
+      let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
       if (target.mode === 'create') {
-        const end = ctx.log.step('namespaces');
-        const ns = await createPinnedNamespaces({
-          mappings: mapping!.mappings,
-          netnsPin: target.netnsPin,
-          usernsPin: target.usernsPin,
-          loopbackUp: true,
-          pinToken,
-          testHooks: { afterReservationCreated: (type) => failpointNow(`add-reserving-${type}ns-pin`) },
-          // Journal the inodes before the mounts exist: a mount found later is ours only if it
-          // shows the inode we recorded.
-          beforePin: async ({ netnsInode, usernsInode }) => {
-            rec.netns.inode = netnsInode;
-            rec.userns.inode = usernsInode;
-            saveRecord(ctx, rec);
-            await failpoint('add-before-pin');
-          },
-        });
-        end({ netnsInode: ns.netnsInode });
-        rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
-        rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
-        await failpoint('add-after-pin');
+        mapping = await resolveMapping(ctx, rec);
+        rec.mappings = mapping.mappings;
       }
 
+      try {
+        await failpoint('add-after-allocation');
+        saveRecord(ctx, rec);
+      } catch (err) {
+        // Nothing exists yet but the id block (if any) and perhaps the record: the DEL path
+        // gives both back.
+        await teardown(ctx, rec).catch((e: Error) => ctx.log.error('rollback-incomplete', { error: e.message }));
+        throw err;
+      }
+      try {
+        await failpoint('add-after-intent');
+        if (target.mode === 'create') {
+          const end = ctx.log.step('namespaces');
+          const ns = await createPinnedNamespaces({
+            mappings: mapping!.mappings,
+            netnsPin: target.netnsPin,
+            usernsPin: target.usernsPin,
+            loopbackUp: true,
+            pinToken,
+            testHooks: { afterReservationCreated: (type) => failpointNow(`add-reserving-${type}ns-pin`) },
+            // Journal the inodes before the mounts exist: a mount found later is ours only if it
+            // shows the inode we recorded.
+            beforePin: async ({ netnsInode, usernsInode }) => {
+              rec.netns.inode = netnsInode;
+              rec.userns.inode = usernsInode;
+              saveRecord(ctx, rec);
+              await failpoint('add-before-pin');
+            },
+          });
+          end({ netnsInode: ns.netnsInode });
+          rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
+          rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
+          await failpoint('add-after-pin');
+        }
+      } catch (err) {
+        await rollback(err);
+        throw err;
+      }
+    });
+    try {
       let prev: Record<string, unknown> | undefined;
       for (const [i, delegate] of inv.conf.delegates.entries()) {
         const d = await prepareDelegate(ctx, delegate);
@@ -126,18 +153,45 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       ctx.log.info('done', { totalMs: msSinceProcessStart(), maxRssKb: process.resourceUsage().maxRSS });
       return result;
     } catch (err) {
-      ctx.log.error('add-failed', { error: (err as Error).message });
-      try {
-        const last = rec.delegates.length - 1;
-        await teardown(ctx, rec, { failedDelegate: last >= 0 && rec.delegates[last]!.state === 'intent' ? last : undefined });
-        lock.removeOnRelease();
-      } catch (rollbackErr) {
-        // The record stays (phase "deleting"): the next DEL or GC finishes the rollback.
-        ctx.log.error('rollback-incomplete', { error: (rollbackErr as Error).message });
-      }
+      await rollback(err);
       throw err;
     }
   });
+}
+
+/**
+ * Adopt mode on a netns whose pins a record of this data dir holds (another network's ADD
+ * created it, or joined it): this record joins them - it names the same pins (path, inodes,
+ * token) and the id block, so the pair stays while any of them lives and the last teardown
+ * removes it. A pin pair of ours that no record here holds is refused: a damaged record (or
+ * one removed by hand) left it, or another data dir's record owns it and would remove it.
+ * The caller holds the netns lock.
+ */
+async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentRecord, target: Extract<NetnsTarget, { mode: 'adopt' }>): Promise<void> {
+  const path = canonicalNetnsPath(target.netnsPath);
+  const creator = pinCreator(ctx, path, target.netnsInode, target.ownerInode);
+  if (!creator) {
+    const usernsPin = ourPinPairAt(target.netnsPath, target.ownerInode, ctx.inv.conf.usernsPinDir);
+    if (usernsPin === undefined) return;
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS: ${show(target.netnsPath)} is a netns pinned by userns-netns (its owner user namespace is pinned at ${usernsPin}) that no record in ${ctx.inv.conf.dataDir} holds: ` +
+        'a damaged or hand-removed record left it, or an attachment of another data dir owns it and its DEL would remove it under this one; not adopted. ' +
+        `If nothing uses it: umount -l ${target.netnsPath} && rm ${target.netnsPath} && umount -l ${usernsPin} && rm ${usernsPin}`,
+    );
+  }
+  const { netns, userns, mappings, allocation } = creator.record;
+  rec.schemaVersion = 2;
+  rec.joined = { ...creator.key };
+  rec.netns = { path: netns.path, inode: netns.inode, pin: 'pinned', ...(netns.token ? { token: netns.token } : {}) };
+  rec.userns = { path: userns.path, inode: userns.inode, hostOwned: false, pin: 'pinned', ...(userns.token ? { token: userns.token } : {}) };
+  if (mappings) rec.mappings = mappings;
+  // The user namespace lives as long as the pins: its ids stay taken until the last record goes.
+  if (allocation) {
+    await shareBlock(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key, allocation);
+    rec.allocation = { ...allocation };
+  }
+  ctx.log.info('netns-joined', { netns: netns.path, creator: creator.key });
 }
 
 /**
@@ -148,12 +202,20 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
 function validateBeforeAnything(ctx: AttachmentContext): void {
   const { conf, env } = ctx.inv;
   let target: ReturnType<typeof resolveNetnsTarget> | undefined;
-  try {
-    target = resolveNetnsTarget(env.netns!, conf);
-  } catch (err) {
-    // A killed ADD of this very attachment may have left its pin file there: the retry
-    // clears that leftover under the lock first, then looks again.
-    if (ctx.store.get(ctx.key) === undefined) throw err;
+  for (let look = 1; ; look++) {
+    try {
+      target = resolveNetnsTarget(env.netns!, conf);
+      break;
+    } catch (err) {
+      // A killed ADD of this very attachment may have left its pin file there: the retry
+      // clears that leftover under the lock first, then looks again.
+      if (ctx.store.get(ctx.key) !== undefined) break;
+      // Another network's ADD may be making a pin at this path right now: its reservation
+      // file is left to the look under the netns lock; a netns mounted since we looked is
+      // looked at again.
+      if (looksLikeReservation(env.netns!)) break;
+      if (look === 3 || !isLiveNetnsPin(env.netns!)) throw err;
+    }
   }
   if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
   for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);

@@ -31,7 +31,7 @@ export function verifyNamespaces(rec: AttachmentRecord, netnsArg?: string): void
   if (net.owner?.inode !== rec.userns.inode) {
     throw mismatch(`netns ${rec.netns.path} is owned by user namespace ${net.owner?.inode}, recorded ${rec.userns.inode}`);
   }
-  if (rec.mode === 'create') {
+  if (rec.userns.pin !== 'none') { // create mode, or pins joined from another record
     const user = inspectNamespace(rec.userns.path);
     if (!user.isNsfsMount || user.nsType !== 'user') throw mismatch(`user namespace pin ${rec.userns.path} is gone`);
     if (user.inode !== rec.userns.inode) throw mismatch(`${rec.userns.path} holds user namespace ${user.inode}, recorded ${rec.userns.inode}`);

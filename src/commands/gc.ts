@@ -12,6 +12,7 @@ import { sweepTempFiles } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import { clearLeftover } from '../attachment/leftover';
+import { sweepNetnsLocks } from '../attachment/netns-lock';
 import { allocatorEnv, sweepOrphanAllocations } from '../idmap/allocator';
 
 interface ValidAttachment {
@@ -71,6 +72,7 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   } catch (err) {
     errors.push(asCniError(err));
   }
+  await sweepNetnsLocks(store.locksDir); // left by a plugin killed while holding one
 
   // Forward GC to delegates that speak 1.1.0 (Debian's plugins 1.1.1 stop at 1.0.0).
   const gcCtx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, store);

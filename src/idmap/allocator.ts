@@ -180,6 +180,23 @@ export async function releaseBlock(env: AllocatorEnv, rec: AttachmentRecord): Pr
 }
 
 /**
+ * A record that joins another's namespaces (a shared netns) names their block too: the table
+ * gets an entry for it, so the block stays taken, without a "restored" warning, until the last
+ * record naming it is released. Durable before the joining record is first saved.
+ */
+export async function shareBlock(env: AllocatorEnv, key: AttachmentKey, a: AllocationRef): Promise<void> {
+  await underTableLock(env, () => {
+    const { table, rebuilt } = loadTable(env, () => recordHolds(env.store));
+    if (table.blocks.some((e) => sameKey(e, key) && e.hostID === a.hostID)) {
+      if (rebuilt) writeTable(env.dataDir, table);
+      return;
+    }
+    table.blocks.push({ ...key, pool: a.pool, hostID: a.hostID, size: a.size, at: new Date().toISOString() });
+    writeTable(env.dataDir, table);
+  });
+}
+
+/**
  * DEL without a record: an ADD killed after taking its block but before its record's first
  * save leaves only the table entry. The caller holds the attachment's lock.
  */

@@ -143,6 +143,29 @@ export function fileHoldsToken(p: string, token: string): boolean {
   }
 }
 
+/**
+ * Is `p` a plain file such as reservePin makes with a token - another ADD's pin in the making
+ * (it is mounted over moments later), or the leftover of one killed in between?
+ */
+export function looksLikeReservation(p: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size < 8 || st.size > 64) return false;
+    const buf = Buffer.alloc(st.size);
+    return fs.readSync(fd, buf, 0, buf.length, 0) === buf.length && /^[0-9a-f]+$/.test(buf.toString('latin1'));
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function openExclusive(p: string, what: string, content?: string, afterCreate?: () => void): Reservation {
   let fd: number;
   try {
