@@ -43,6 +43,13 @@ const koffiPlugin = (arch, bytes) => ({
       path: args.path,
       namespace: args.path === native ? 'koffi-native' : 'koffi-absent',
     }));
+    // koffi makes a require() with node:module's createRequire for loading an addon from disk,
+    // which the embedded one never does; node:module pulls in Node's ESM loader on every call.
+    b.onResolve({ filter: /^node:module$/ }, (args) => (args.importer.includes('/node_modules/koffi/') ? { path: 'node:module', namespace: 'koffi-no-module' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'koffi-no-module' }, () => ({
+      contents: 'exports.createRequire = () => () => { throw new Error("koffi: loading an addon from disk is not bundled"); };',
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'koffi-absent' }, () => ({
       contents: 'throw new Error("this koffi platform is not bundled");',
       loader: 'js',

@@ -9,6 +9,7 @@ import { readStdin } from '../../src/cni/stdin';
 import { LATEST_VERSION, versionAnswer } from '../../src/cni/version-command';
 import { isSupported } from '../../src/cni/versions';
 import { dropNodeOptions } from '../../src/sys/node-options';
+import { performance } from '../../src/sys/clock';
 
 type Verb = (inv: Invocation) => Promise<unknown>;
 

@@ -2,6 +2,7 @@
 // inherited (our stdout carries exactly one JSON document). Mirrors Go's RawExec,
 // including its retry on ETXTBSY (a binary that is being written by an installer).
 import { execa } from 'execa';
+import { performance } from '../sys/clock';
 
 export interface RawRun {
   stdout: string;

@@ -6,7 +6,7 @@
 // Concurrency: writers write a private temp file and rename() it over the entry, so a
 // reader sees either the old or the new complete file; a lost race costs one extra probe.
 // Anything odd (corrupt JSON, wrong owner, a symlink, a group-writable dir) is a miss.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import {
   closeSync,
   constants,
@@ -65,8 +65,18 @@ export function sameIdentity(a: BinaryIdentity, b: BinaryIdentity): boolean {
 }
 
 function entryFile(cacheDir: string, binary: string): string {
-  const h = createHash('sha256').update(binary).digest('hex').slice(0, 32);
-  return join(cacheDir, `version-${h}.json`);
+  return join(cacheDir, `version-${pathHash(binary)}.json`);
+}
+
+/**
+ * 64-bit FNV-1a of the path, as hex: only spreads paths over file names (an entry is used only
+ * when its recorded identity, path included, matches), so it needs no node:crypto, whose
+ * loading would cost every call a few ms.
+ */
+function pathHash(path: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(path)) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
 }
 
 const uid = (): number => process.getuid?.() ?? 0;

@@ -1,6 +1,7 @@
 // Structured log: JSON lines with per-step durations and the attachment named, appended to
 // `logFile` when configured. Off by default; never written to stdout (that is the protocol's).
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { performance } from '../sys/clock';
 
 export type LogLevel = 'off' | 'error' | 'info' | 'debug';
 const RANK: Record<LogLevel, number> = { off: 0, error: 1, info: 2, debug: 3 };

@@ -8,6 +8,7 @@
 import { closeSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { performance } from './clock';
 import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
 
 declare const __CODE_HASH__: string;
