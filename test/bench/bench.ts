@@ -132,7 +132,10 @@ async function main(): Promise<void> {
   try {
     const directNs = ipns(`${net.name}-d`);
     const adoptNs = Object.fromEntries(ARTS.map((a) => [a, ipns(`${net.name}-a${a}`)])) as Record<Art, string>;
-    const cniEnv = (cmd: string, id: string, netns: string): Env => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN });
+    // A cache dir of our own: the default /var/cache/userns-netns is shared with every other
+    // build run on this machine, and each build drops the others' code caches when it writes.
+    const cacheDir = join(net.dir, 'cache');
+    const cniEnv = (cmd: string, id: string, netns: string): Env => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN, USERNS_NETNS_CACHE_DIR: cacheDir });
 
     for (let i = -WARMUP; i < ROUNDS; i++) {
       const keep = i >= 0;
