@@ -1,30 +1,54 @@
-// Builds the single executable file dist/userns-netns: our code, execa and koffi in one
+// Builds the Node-script file dist/userns-netns: our code, execa and koffi in one
 // CommonJS file, with koffi's linux-x64 native addon embedded (gzip+base64) and the licence
-// texts of everything bundled appended at the end.
+// texts of everything bundled appended at the end. Then the self-contained executables
+// dist/userns-netns-linux-{amd64,arm64} (build/sea.mjs) and dist/SHA256SUMS.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { packageFile } from './sea-inputs.mjs';
+import { buildSea } from './sea.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist');
 const outFile = join(outDir, 'userns-netns');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-const addonPath = join(root, 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node');
-const addon = readFileSync(addonPath);
+const pins = JSON.parse(readFileSync(join(root, 'build/sea-pins.json'), 'utf8'));
+const addons = Object.fromEntries(
+  Object.entries(pins.targets).map(([arch, t]) => [
+    arch,
+    packageFile(root, {
+      spec: `${t.koffiPackage}@${pkg.dependencies.koffi}`,
+      integrity: t.koffiIntegrity,
+      innerPath: t.koffiFile,
+      sha256: t.koffiSha256,
+      localPath: join(root, 'node_modules', t.koffiPackage, t.koffiFile),
+    }).bytes,
+  ]),
+);
+const addon = addons.amd64;
 const addonSha = createHash('sha256').update(addon).digest('hex');
 
 /** koffi: take its CommonJS entry, and replace its prebuilt-binary packages by our embedded loader. */
-const koffiPlugin = {
+const koffiPlugin = (arch, bytes) => ({
   name: 'koffi-embedded',
   setup(b) {
+    const native = pins.targets[arch].koffiPackage;
+    const sha = createHash('sha256').update(bytes).digest('hex');
     b.onResolve({ filter: /^koffi$/ }, () => ({ path: join(root, 'node_modules/koffi/index.cjs') }));
     b.onResolve({ filter: /^@koromix\/koffi-/ }, (args) => ({
       path: args.path,
-      namespace: args.path === '@koromix/koffi-linux-x64' ? 'koffi-native' : 'koffi-absent',
+      namespace: args.path === native ? 'koffi-native' : 'koffi-absent',
+    }));
+    // koffi makes a require() with node:module's createRequire for loading an addon from disk,
+    // which the embedded one never does; node:module pulls in Node's ESM loader on every call.
+    b.onResolve({ filter: /^node:module$/ }, (args) => (args.importer.includes('/node_modules/koffi/') ? { path: 'node:module', namespace: 'koffi-no-module' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'koffi-no-module' }, () => ({
+      contents: 'exports.createRequire = () => () => { throw new Error("koffi: loading an addon from disk is not bundled"); };',
+      loader: 'js',
     }));
     b.onLoad({ filter: /.*/, namespace: 'koffi-absent' }, () => ({
       contents: 'throw new Error("this koffi platform is not bundled");',
@@ -33,50 +57,61 @@ const koffiPlugin = {
     b.onLoad({ filter: /.*/, namespace: 'koffi-native' }, () => ({
       contents:
         `const { loadEmbeddedAddon } = require(${JSON.stringify(join(root, 'src/sys/native-addon.ts'))});\n` +
-        `module.exports = loadEmbeddedAddon(${JSON.stringify(addonSha)}, ${addon.length});\n`,
+        `module.exports = loadEmbeddedAddon(${JSON.stringify(sha)}, ${bytes.length});\n`,
       loader: 'js',
       resolveDir: root,
     }));
   },
-};
+});
 
 mkdirSync(outDir, { recursive: true });
 // BUNDLE_MINIFY=0 keeps names readable, e.g. for a CPU profile.
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: process.env.BUNDLE_MINIFY !== '0', charset: 'ascii', write: false, logLevel: 'warning' };
-const result = await build({
-  ...common,
-  entryPoints: [join(root, 'plugins/userns-netns/main.ts')],
-  outfile: outFile,
-  legalComments: 'none', // full licence texts are appended below instead
-  define: { __PLUGIN_VERSION__: JSON.stringify(pkg.version) },
-  plugins: [koffiPlugin],
-  metafile: true,
-  // Strings with "\n" stay escaped (no raw newlines in template literals): the code becomes
-  // one line, so the launcher takes it out of its comment with a single slice.
-  supported: { 'template-literal': false },
-});
-// Wrapped like Node wraps a CommonJS module: the launcher calls it with its own module's values.
-const code = `(function (exports, require, module, __filename, __dirname) {${result.outputFiles[0].text}\n})`;
-// The code rides in line comments: nothing in it may end a line comment early.
-if (/[\r\u2028\u2029]/.test(code)) throw new Error('bundle: unexpected line terminator in the code');
-if (/[^\x00-\x7f]/.test(code)) throw new Error('bundle: non-ASCII in the code; the launcher reads it as latin1');
-if (/\bimport\(/.test(code)) throw new Error('bundle: a dynamic import() survived bundling; vm.Script cannot run it');
-const codeHash = createHash('sha256').update(code).digest('hex').slice(0, 32);
+/** The plugin's code for one architecture (it names that architecture's addon by hash and size). */
+async function bundleCode(arch) {
+  const result = await build({
+    ...common,
+    entryPoints: [join(root, 'plugins/userns-netns/main.ts')],
+    outfile: outFile,
+    legalComments: 'none', // full licence texts are appended below instead
+    define: { __PLUGIN_VERSION__: JSON.stringify(pkg.version) },
+    plugins: [koffiPlugin(arch, addons[arch])],
+    metafile: true,
+    // Strings with "\n" stay escaped (no raw newlines in template literals): the code becomes
+    // one line, so the launcher takes it out of its comment with a single slice.
+    supported: { 'template-literal': false },
+  });
+  // Wrapped like Node wraps a CommonJS module: the launcher calls it with its own module's values.
+  const code = `(function (exports, require, module, __filename, __dirname) {${result.outputFiles[0].text}\n})`;
+  // The code rides in line comments: nothing in it may end a line comment early.
+  if (/[\r\u2028\u2029]/.test(code)) throw new Error('bundle: unexpected line terminator in the code');
+  if (/[^\x00-\x7f]/.test(code)) throw new Error('bundle: non-ASCII in the code; the launcher reads it as latin1');
+  if (/\bimport\(/.test(code)) throw new Error('bundle: a dynamic import() survived bundling; vm.Script cannot run it');
+  return { code, codeHash: createHash('sha256').update(code).digest('hex').slice(0, 32), metafile: result.metafile };
+}
+
+/** The launcher, for the Node-script file or (sea) a self-contained executable. */
+async function bundleLauncher(codeHash, codeEnd, sea) {
+  const out = await build({
+    ...common,
+    entryPoints: [join(root, 'src/sys/launcher.ts')],
+    outfile: outFile,
+    legalComments: 'none',
+    define: { __CODE_HASH__: JSON.stringify(codeHash), __CODE_END__: JSON.stringify(codeEnd), __SEA__: String(sea) },
+  });
+  return out.outputFiles[0].text;
+}
+
+const { code, codeHash, metafile } = await bundleCode('amd64');
 const CODE_END_PLACEHOLDER = '@@code-end@@';
-const launcher = await build({
-  ...common,
-  entryPoints: [join(root, 'src/sys/launcher.ts')],
-  outfile: outFile,
-  legalComments: 'none',
-  // The byte offset where the code section ends is patched in below, once it is known, so the
-  // launcher reads only that much of the file (not the addon behind it).
-  define: { __CODE_HASH__: JSON.stringify(codeHash), __CODE_END__: JSON.stringify(CODE_END_PLACEHOLDER) },
-});
+// The byte offset where the code section ends is patched in below, once it is known, so the
+// launcher reads only that much of the file (not the addon behind it).
+const launcherText = await bundleLauncher(codeHash, CODE_END_PLACEHOLDER, false);
 const asComment = (text) => text.split('\n').map((l) => `//${l}`).join('\n');
 
 // Licence texts of every package that ended up in the bundle.
 const packages = new Set();
-for (const input of Object.keys(result.metafile.inputs)) {
+for (const input of Object.keys(metafile.inputs)) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
   if (m) packages.add(m[1]);
 }
@@ -92,7 +127,7 @@ for (const name of [...packages].sort()) {
 const addonB64 = gzipSync(addon, { level: 9 }).toString('base64');
 // Written beside and renamed: a plugin being run while we build never sees a half-written file.
 const tmpFile = `${outFile}.${process.pid}.tmp`;
-let head = '#!/usr/bin/env node\n' + launcher.outputFiles[0].text + '\n//@@userns-netns:code\n' + asComment(code);
+let head = '#!/usr/bin/env node\n' + launcherText + '\n//@@userns-netns:code\n' + asComment(code);
 if (head.split(CODE_END_PLACEHOLDER).length !== 2) throw new Error('bundle: the code-end placeholder must appear exactly once');
 // Everything up to the addon marker is ASCII, so characters and bytes agree.
 head = head.replace(CODE_END_PLACEHOLDER, String(head.length).padStart(CODE_END_PLACEHOLDER.length, '0'));
@@ -109,3 +144,19 @@ writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n'); // dist/ s
 const size = readFileSync(outFile).length;
 console.log(`build: ${outFile} (${(size / 1024).toFixed(0)} KiB, ${packages.size} bundled packages, addon sha256 ${addonSha.slice(0, 12)})`);
 if (!existsSync(outFile)) process.exit(1);
+
+// Self-contained executables, one per architecture. BUILD_SEA=0 skips them (a quick
+// iteration on the Node-script file); the tests and the install need them.
+const artifacts = [outFile];
+if (process.env.BUILD_SEA !== '0') {
+  const legal = `Third-party licences of the code in this file:\n${licences}\n---- node@${pins.node} ----\n(the LICENSE file of the Node.js binary: see https://github.com/nodejs/node/blob/v${pins.node}/LICENSE)\n`;
+  for (const arch of Object.keys(pins.targets)) {
+    const c = await bundleCode(arch);
+    const launcher = await bundleLauncher(c.codeHash, '0', true);
+    artifacts.push(await buildSea({ root, outDir, arch, pins, launcher, code: c.code, addon: addons[arch], legal }));
+  }
+}
+// Written last and beside first: SHA256SUMS always describes files that are all there.
+const sums = artifacts.map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${basename(f)}\n`).join('');
+writeFileSync(join(outDir, `SHA256SUMS.${process.pid}.tmp`), sums);
+renameSync(join(outDir, `SHA256SUMS.${process.pid}.tmp`), join(outDir, 'SHA256SUMS'));

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Builds the single-file plugin and installs it where CNI runtimes look for plugins.
+# Builds the plugin and installs it where CNI runtimes look for plugins, as userns-netns.
+# Default: the self-contained executable for this host's architecture (uname -m: x86_64 ->
+# dist/userns-netns-linux-amd64, aarch64 -> dist/userns-netns-linux-arm64), which needs
+# nothing on the host but glibc and libstdc++.
 #
-#   build/install.sh [--dest DIR] [--conflist NAME|FILE] [--confdir DIR] [--force] [--no-build]
+#   build/install.sh [--dest DIR] [--node-script] [--conflist NAME|FILE] [--confdir DIR] [--force] [--no-build]
 #
 #   --dest DIR        plugin directory (default /opt/cni/bin; env DEST also works)
+#   --node-script     install the small Node-script file dist/userns-netns instead (x86-64
+#                     only; needs Node.js 20 as `node` on the runtime's PATH)
 #   --conflist X      also install an example conflist: a name from netconf-examples/
 #                     (e.g. 10-userns-bridge) or a file path
 #   --confdir DIR     where the conflist goes (default /etc/cni/net.d)
 #   --force           replace an existing conflist of the same name
-#   --no-build        install the existing dist/userns-netns as is
+#   --no-build        install the file already built in dist/ as is
 #
-# The plugin file is replaced atomically (write beside, then rename): a runtime running the
-# old file at that moment keeps running it, a new call gets the new one.
+# The plugin file is replaced atomically (written beside as root:root 0755, then renamed over
+# the old one): a runtime running the old file at that moment keeps running its inode, a new
+# call gets the new one; an old copy is never written in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +26,7 @@ confdir=/etc/cni/net.d
 conflist=''
 force=0
 build=1
+variant=sea
 die() { echo "install.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,8 +34,9 @@ while [ $# -gt 0 ]; do
     --confdir) confdir=${2:?--confdir needs a directory}; shift 2 ;;
     --conflist) conflist=${2:?--conflist needs a name or file}; shift 2 ;;
     --force) force=1; shift ;;
+    --node-script) variant=script; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -38,14 +46,23 @@ if [ "$build" = 1 ]; then
   [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
   npm run --silent build
 fi
-[ -x dist/userns-netns ] || die "dist/userns-netns missing: run without --no-build"
+if [ "$variant" = script ]; then
+  artifact=dist/userns-netns
+else
+  case "$(uname -m)" in
+    x86_64|amd64) artifact=dist/userns-netns-linux-amd64 ;;
+    aarch64|arm64) artifact=dist/userns-netns-linux-arm64 ;;
+    *) die "no self-contained build for $(uname -m) (amd64 and arm64 only)" ;;
+  esac
+fi
+[ -x "$artifact" ] || die "$artifact missing: run without --no-build"
 
 install -d -m 0755 "$dest"
 tmp="$dest/.userns-netns.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
-install -m 0755 dist/userns-netns "$tmp"
+install -o root -g root -m 0755 "$artifact" "$tmp"
 mv -f "$tmp" "$dest/userns-netns"
-echo "installed $dest/userns-netns"
+echo "installed $dest/userns-netns ($artifact)"
 
 if [ -n "$conflist" ]; then
   src=$conflist

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian (as root) and runs the plugin's main job on an example:
-# installs the packages, builds dist/userns-netns, then ADDs a container to the example
-# bridge network in a new user namespace, shows what it got, and DELs it again.
+# installs the packages, builds the artifacts, then, with the self-contained executable for this
+# host (dist/userns-netns-linux-amd64 or -arm64: no Node needed to run it), ADDs a container to
+# the example bridge network in a new user namespace, shows what it got, and DELs it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash build/install-deps.sh
 npm run build --silent
 
+case "$(uname -m)" in
+  x86_64|amd64) plugin=dist/userns-netns-linux-amd64 ;;
+  aarch64|arm64) plugin=dist/userns-netns-linux-arm64 ;;
+  *) echo "setup-and-demo.sh: no self-contained build for $(uname -m)" >&2; exit 1 ;;
+esac
 example=netconf-examples/10-userns-bridge.conflist
 # libcni injects the list's name and cniVersion into each plugin entry; do the same.
 conf=$(node -e '
@@ -17,7 +23,7 @@ conf=$(node -e '
 ' "$example")
 pin=userns-demo-$$
 forward=$(cat /proc/sys/net/ipv4/ip_forward)
-cni() { CNI_COMMAND=$1 CNI_CONTAINERID=demo-$$ CNI_NETNS=${2-/run/netns/$pin} CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni dist/userns-netns <<<"$conf"; }
+cni() { CNI_COMMAND=$1 CNI_CONTAINERID=demo-$$ CNI_NETNS=${2-/run/netns/$pin} CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni "$plugin" <<<"$conf"; }
 cleanup() {
   cni DEL "" >/dev/null || true
   ip link del cni-userns0 2>/dev/null || true
@@ -25,6 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "== plugin: $plugin"
 echo "== ADD (CNI_NETNS=/run/netns/$pin, network $(node -p 'JSON.parse(process.argv[1]).name' "$conf"))"
 cni ADD | node -e 'process.stdin.pipe(process.stdout)'; echo
 echo "== inside the new netns:"

@@ -8,6 +8,8 @@ import { writeDocument } from '../../src/cni/output';
 import { readStdin } from '../../src/cni/stdin';
 import { LATEST_VERSION, versionAnswer } from '../../src/cni/version-command';
 import { isSupported } from '../../src/cni/versions';
+import { dropNodeOptions } from '../../src/sys/node-options';
+import { performance } from '../../src/sys/clock';
 
 type Verb = (inv: Invocation) => Promise<unknown>;
 
@@ -34,6 +36,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 
   let stdin: Buffer | undefined;
   try {
+    await dropNodeOptions();
     const command = commandOf(env);
     if (command === undefined) {
       const { runOperatorCli } = await import('../../src/cli/operator');

@@ -5,24 +5,24 @@
 // Lock order (never the other way round, or two plugins can wait on each other until their
 // timeout): the attachment's key lock first, then this netns lock, then the allocation table
 // lock (a leaf, held for milliseconds). Nothing takes a key lock while holding a netns lock.
-import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { withLock } from '../state/lock';
+import { pathHash } from '../sys/path-hash';
 import type { AttachmentContext } from './context';
 
 /** Lock paths this process holds: teardown inside ADD's critical section must not wait on itself. */
 const held = new Set<string>();
 
 /**
- * `netns-<hash>.lock`: a fixed-length name whatever the path's length, and one a key's lock
- * file name (`<network>+<containerId>+<ifname>.lock`, always with two '+') never is.
+ * `netns-<hash>.lock`: a fixed-length name whatever the path's length (two paths that collide
+ * only share a lock, which serialises a little more), and one a key's lock file name
+ * (`<network>+<containerId>+<ifname>.lock`, always with two '+') never is.
  */
 export function netnsLockPath(ctx: AttachmentContext, netnsPath: string): string {
-  const digest = createHash('sha256').update(netnsPath).digest('hex').slice(0, 32);
   // Callers hold the attachment's key lock, which created the private locks directory.
-  return join(ctx.store.locksDir, `netns-${digest}.lock`);
+  return join(ctx.store.locksDir, `netns-${pathHash(netnsPath)}.lock`);
 }
 
 /** Runs `fn` holding the lock of `netnsPath` (re-entrant within this process). */
@@ -51,7 +51,7 @@ export async function withNetnsLock<T>(ctx: AttachmentContext, netnsPath: string
   }
 }
 
-const NETNS_LOCK = /^netns-[0-9a-f]{32}\.lock$/;
+const NETNS_LOCK = /^netns-[0-9a-f]{16}\.lock$/;
 
 /**
  * GC: removes netns lock files a plugin killed while holding one left behind - each only once

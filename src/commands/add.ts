@@ -1,7 +1,7 @@
 // ADD: create (or adopt) the namespaces, run the delegates inside, persist, answer.
 // Every side effect is written to the record before it happens (an intent journal), so a
 // plugin killed at any instant leaves enough for DEL, GC or a retried ADD to roll back.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
 import { convertResult } from '../cni/result-convert';

@@ -6,7 +6,7 @@
 // Concurrency: writers write a private temp file and rename() it over the entry, so a
 // reader sees either the old or the new complete file; a lost race costs one extra probe.
 // Anything odd (corrupt JSON, wrong owner, a symlink, a group-writable dir) is a miss.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import {
   closeSync,
   constants,
@@ -21,6 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { pathHash } from '../sys/path-hash';
 
 export interface BinaryIdentity {
   path: string;
@@ -65,8 +66,7 @@ export function sameIdentity(a: BinaryIdentity, b: BinaryIdentity): boolean {
 }
 
 function entryFile(cacheDir: string, binary: string): string {
-  const h = createHash('sha256').update(binary).digest('hex').slice(0, 32);
-  return join(cacheDir, `version-${h}.json`);
+  return join(cacheDir, `version-${pathHash(binary)}.json`);
 }
 
 const uid = (): number => process.getuid?.() ?? 0;

@@ -2,6 +2,7 @@
 // `logFile` when configured. Off by default; never written to stdout (that is the protocol's).
 import { closeSync, writeSync } from 'node:fs';
 import { openLogFile } from './log-file';
+import { performance } from '../sys/clock';
 
 export type LogLevel = 'off' | 'error' | 'info' | 'debug';
 const RANK: Record<LogLevel, number> = { off: 0, error: 1, info: 2, debug: 3 };

@@ -16,6 +16,7 @@ import { SysError, errnoName } from '../sys/libc';
 import { type IdMappings, validateMappings, formatMap } from './mappings';
 import { checkPinPath, ensurePinDir, reservePin, bindPin, releaseReservation, closeReservation, type Reservation } from './pins';
 import { checkPreconditions } from './preconditions';
+import { performance } from '../sys/clock';
 import {
   cloneSleeper, cloneFastHolder, fastHolderGo, fastHolderResult, fastHolderSupported, CLONE_NEWUSER, CLONE_NEWNET, NS_GET_NSTYPE, NS_GET_USERNS, NS_GET_PARENT,
   nsIoctl, nsIoctlRaw, pidfdOpen, pidfdAlive, pidfdKill, pidfdReap, pidfdExitInfo, pipe, spawn,

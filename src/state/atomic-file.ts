@@ -9,7 +9,7 @@
 // `/proc/self/fd/N/<name>` form of the path: Node has no openat(), and this gives the same
 // guarantee (the file is created in the directory we checked, even if the path is swapped
 // meanwhile), plus the fd we need anyway to fsync the directory.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';

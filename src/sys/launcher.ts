@@ -1,14 +1,19 @@
-// The first code that runs in the single-file bundle. The plugin's real code sits in a
-// trailing comment of this same file, so Node's loader only parses this small launcher;
+// The first code that runs, in both artifacts. In the Node-script file the plugin's real code
+// sits in a trailing comment of this same file, so Node's loader only parses this small launcher;
+// in a self-contained executable (a Node single executable application, __SEA__) the code and
+// the addon are assets of the binary. Either way
 // the launcher compiles the real code with V8's code cache, kept in the root-only cache
 // directory. Node starts every CNI call afresh, and compiling ~300 KB of JavaScript each
 // time cost more than everything else the plugin does before its first delegate runs.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { performance } from './clock';
 import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
 
 declare const __CODE_HASH__: string;
+/** Built for a single executable application (code and addon are SEA assets). */
+declare const __SEA__: boolean;
 /** Byte offset of the end of the code section (patched in at build time), as a padded number. */
 declare const __CODE_END__: string;
 
@@ -75,17 +80,35 @@ function readHead(length: number): string | undefined {
   }
 }
 
-function launch(): void {
-  const marks: Record<string, number> = { launcher: performance.now() };
-  globalThis.__USERNS_NETNS_MARKS__ = marks;
+/** The plugin's code, and a way to its addon, from wherever this artifact carries them. */
+function payload(): string {
+  if (__SEA__) {
+    const sea = process.getBuiltinModule('node:sea');
+    // getRawAsset: a view of the binary's own bytes, no copy until the string is made.
+    globalThis.__USERNS_NETNS_PAYLOAD__ = { addon: () => Buffer.from(sea.getRawAsset('addon') as ArrayBuffer) };
+    return Buffer.from(sea.getRawAsset('code') as ArrayBuffer).toString('latin1');
+  }
   // latin1: the bundled code and the addon's base64 are ASCII (esbuild charset=ascii), and a
   // one-byte string is decoded and sliced much faster than UTF-8. Only the part up to the end
   // of the code is read; the addon behind it only when its cache file is missing.
   const head = readHead(Number(__CODE_END__));
   const self = head ?? readFileSync(__filename, 'latin1');
-  globalThis.__USERNS_NETNS_PAYLOAD__ = { addon: () => section(readFileSync(__filename, 'latin1'), ADDON_MARKER, END_MARKER).trim() };
+  globalThis.__USERNS_NETNS_PAYLOAD__ = {
+    addon: () => {
+      // zlib only here, on a cache miss: loading it on every call would cost a few ms.
+      const b64 = section(readFileSync(__filename, 'latin1'), ADDON_MARKER, END_MARKER).trim();
+      return process.getBuiltinModule('node:zlib').gunzipSync(Buffer.from(b64, 'base64'));
+    },
+  };
+  return head ? section(self + ADDON_MARKER, CODE_MARKER, ADDON_MARKER) : section(self, CODE_MARKER, ADDON_MARKER);
+}
+
+function launch(): void {
+  const marks: Record<string, number> = { launcher: performance.now() };
+  globalThis.__USERNS_NETNS_MARKS__ = marks;
+  const code = payload();
   const cache = codeCache();
-  const script = new Script(head ? section(self + ADDON_MARKER, CODE_MARKER, ADDON_MARKER) : section(self, CODE_MARKER, ADDON_MARKER), { filename: __filename, cachedData: cache?.data });
+  const script = new Script(code, { filename: __filename, cachedData: cache?.data });
   if (cache && (cache.data === undefined || script.cachedDataRejected)) {
     // Written at exit, so the functions this run compiled lazily are in the cache too.
     process.once('exit', () => {

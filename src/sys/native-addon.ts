@@ -2,13 +2,14 @@
 // to a content-hash-named file in a root-only cache directory and loaded from there: native
 // code is never loaded from a directory anyone else can write to, and a symlink planted at the
 // cache path is never followed. The bytes (gzip, base64) sit in a trailing comment of the
-// bundle, read by the launcher only when the cache file is missing.
+// bundle (or are an asset of the self-contained executable), read only when the cache file is
+// missing.
 import { join } from 'node:path';
 import { cacheDir, ensureTrustedDir, trustedFileHasSize, writeTrustedFile } from './trusted-dir';
 
 export interface BundlePayload {
-  /** The addon, gzip + base64, read from the bundle file on demand. */
-  addon(): string;
+  /** The addon's bytes, read from the artifact on demand (only on a cache miss). */
+  addon(): Buffer;
 }
 
 declare global {
@@ -42,9 +43,7 @@ function loadFromCache(sha256: string, size: number): unknown {
   if (!trustedFileHasSize(path, size)) {
     const payload = globalThis.__USERNS_NETNS_PAYLOAD__;
     if (!payload) throw new Error('native addon: no payload (not running from the single-file bundle)');
-    // zlib only here, on a cache miss: loading it on every call would cost a few ms.
-    const zlib = process.getBuiltinModule('node:zlib');
-    writeTrustedFile(dir, name, zlib.gunzipSync(Buffer.from(payload.addon(), 'base64')));
+    writeTrustedFile(dir, name, payload.addon());
   }
   const mod = { exports: {} as unknown };
   process.dlopen(mod, path);

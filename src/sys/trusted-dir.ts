@@ -3,7 +3,7 @@
 // no one else, with trustworthy ancestors. Native code and code caches are never loaded from
 // anywhere another user could write to, and symlinks are never followed.
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random';
 import { dirname, join } from 'node:path';
 
 export const DEFAULT_CACHE_DIR = '/var/cache/userns-netns';

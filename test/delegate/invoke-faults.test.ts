@@ -201,6 +201,14 @@ test('a delegate that leaves a child holding its stdout does not hang us', async
   if (pid > 1) process.kill(pid, 'SIGKILL');
 });
 
+test('more than 16 MiB of output is refused, not parsed', async () => {
+  const e = await rejectsCni(
+    invokeDelegate({ binary: fake, command: 'ADD', netconf: { cniVersion: '1.0.0', type: 'fake', fake: { mode: 'flood' } }, env }),
+  );
+  assert.is(e.code, 999);
+  assert.match(e.message, /stdout exceeded 16777216 bytes/);
+});
+
 test('a binary that cannot be started', async () => {
   const e = await rejectsCni(
     invokeDelegate({ binary: `${dir}/does-not-exist`, command: 'ADD', netconf: { type: 'ghost' }, env }),

@@ -1,10 +1,20 @@
-// Runs the built single file the way a runtime does: env + config on stdin, one JSON on stdout.
+// Runs the built plugin the way a runtime does: env + config on stdin, one JSON on stdout.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const REPO = join(import.meta.dirname, '..', '..');
-export const PLUGIN = join(REPO, 'dist', 'userns-netns');
+/** The artifacts `npm run build` writes, by the name USERNS_NETNS_TEST_PLUGIN selects them with. */
+export const ARTIFACTS = {
+  /** The self-contained executable for this machine (amd64): what install.sh installs by default. */
+  sea: join(REPO, 'dist', 'userns-netns-linux-amd64'),
+  /** The Node-script file (needs Node 20 on PATH). */
+  script: join(REPO, 'dist', 'userns-netns'),
+} as const;
+const selected = process.env.USERNS_NETNS_TEST_PLUGIN ?? 'sea';
+if (!(selected in ARTIFACTS)) throw new Error(`USERNS_NETNS_TEST_PLUGIN=${selected}: expected ${Object.keys(ARTIFACTS).join(' or ')}`);
+/** The plugin under test: the self-contained amd64 file unless USERNS_NETNS_TEST_PLUGIN=script. */
+export const PLUGIN: string = ARTIFACTS[selected as keyof typeof ARTIFACTS];
 export const CNI_BIN = '/usr/lib/cni';
 
 export interface PluginRun {
