@@ -39,6 +39,12 @@ export interface TeardownOptions {
    * unknown IPAM type fails both forever). Its DEL is still tried; an error is only logged.
    */
   failedDelegate?: number;
+  /**
+   * ADD's rollback knows how many of the record's delegates it started; the others are in
+   * the record only as intents (journalled together up front) and get no DEL from it. Unset
+   * (DEL, GC, a retried ADD working from the record alone): every delegate gets its DEL.
+   */
+  delegatesStarted?: number;
 }
 
 /**
@@ -81,7 +87,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   // CNI_NETNS, so that IPAM state is still released (plugins fail on a non-netns path).
   const netnsLive = sameBoot && rec.netns.inode !== undefined && isLiveNetnsPin(rec.netns.path, rec.netns.inode);
   const netns = netnsLive ? rec.netns.path : undefined;
-  for (let i = rec.delegates.length - 1; i >= 0; i--) {
+  for (let i = Math.min(rec.delegates.length, opts.delegatesStarted ?? Infinity) - 1; i >= 0; i--) {
     const d = rec.delegates[i]!;
     const end = ctx.log.step('delegate-del');
     try {

@@ -12,7 +12,7 @@ import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, saveRecord, type AttachmentContext } from '../attachment/context';
-import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
+import { prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
 import { withNetnsLock } from '../attachment/netns-lock';
 import { ourPinPairAt, pinCreator } from '../attachment/pin-owners';
@@ -45,11 +45,15 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     // Written into our pin files (journalled first): proof that a pin found later is ours.
     const pinToken = randomBytes(8).toString('hex');
     let rec!: AttachmentRecord;
+    // Which delegates this ADD started, and the one running when it failed: the record lists
+    // every delegate as an intent from its first write on, but the rollback need not DEL those
+    // it knows it never started.
+    let started = 0;
+    let running: number | undefined;
     const rollback = async (err: unknown): Promise<void> => {
       ctx.log.error('add-failed', { error: (err as Error).message });
       try {
-        const last = rec.delegates.length - 1;
-        await teardown(ctx, rec, { failedDelegate: last >= 0 && rec.delegates[last]!.state === 'intent' ? last : undefined });
+        await teardown(ctx, rec, { failedDelegate: running, delegatesStarted: started });
         lock.removeOnRelease();
       } catch (rollbackErr) {
         // The record stays (phase "deleting"): the next DEL or GC finishes the rollback.
@@ -60,6 +64,11 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     // Create or join, decided and done under the pin path's lock: of two ADDs of one new path,
     // one creates and the other then finds the pins and joins them; a teardown deciding
     // whether it is the last holder waits for us (see netns-lock.ts for the lock order).
+    // Every delegate's intent goes into the record's first write: one durable write covers
+    // them all (DEL of a delegate that never ran is a case every plugin must accept).
+    const prepared: PreparedDelegate[] = [];
+    for (const delegate of inv.conf.delegates) prepared.push(await prepareDelegate(ctx, delegate));
+
     await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), async () => {
       const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
       rec = {
@@ -75,7 +84,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         updatedAt: now,
         netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
         userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
-        delegates: [],
+        delegates: prepared.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf })),
       };
       if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
       let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
@@ -86,7 +95,11 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
 
       try {
         await failpoint('add-after-allocation');
-        saveRecord(ctx, rec);
+        // Create mode journals first when it knows the namespaces' inodes (beforePin below),
+        // before any pin file exists: until then nothing but the id block and holder
+        // processes that end by themselves exist, and DEL or GC of a key with no record gives
+        // the block back.
+        if (target.mode === 'adopt') saveRecord(ctx, rec);
       } catch (err) {
         // Nothing exists yet but the id block (if any) and perhaps the record: the DEL path
         // gives both back.
@@ -104,8 +117,9 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
             loopbackUp: true,
             pinToken,
             testHooks: { afterReservationCreated: (type) => failpointNow(`add-reserving-${type}ns-pin`) },
-            // Journal the inodes before the mounts exist: a mount found later is ours only if it
-            // shows the inode we recorded.
+            // The first journal write: the pin token and the inodes before any pin file or mount
+            // exists (a mount found later is ours only if it shows the inode we recorded, a file
+            // only if it holds the token), and every delegate's intent.
             beforePin: async ({ netnsInode, usernsInode }) => {
               rec.netns.inode = netnsInode;
               rec.userns.inode = usernsInode;
@@ -125,15 +139,17 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     });
     try {
       let prev: Record<string, unknown> | undefined;
-      for (const [i, delegate] of inv.conf.delegates.entries()) {
-        const d = await prepareDelegate(ctx, delegate);
-        const entry: AttachmentRecord['delegates'][number] = { type: d.type, cniVersion: d.cniVersion, state: 'intent', conf: d.conf };
-        rec.delegates.push(entry);
-        saveRecord(ctx, rec); // journal: this delegate may have run from now on
+      for (const [i, d] of prepared.entries()) {
+        const entry = rec.delegates[i]!;
         await failpoint(`add-before-delegate-${i}`);
         const end = ctx.log.step('delegate-add');
+        started = i + 1;
+        running = i;
         prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev, i);
+        running = undefined;
         end({ delegate: d.type });
+        // In memory only: the results reach the disk with the final write. A crash before it
+        // leaves intents, whose DEL goes without prevResult - as libcni's after a lost cache.
         entry.state = 'added';
         entry.result = prev;
         await failpoint(`add-after-delegate-${i}`);

@@ -45,8 +45,8 @@ export interface CreateOptions {
    */
   pinToken?: string;
   /**
-   * Called with both namespaces' inodes after they were verified and before they are bind-
-   * mounted: the caller's last chance to journal what will be at the pin paths.
+   * Called with both namespaces' inodes after they were verified and before any pin file is
+   * reserved or mounted: the caller's last chance to journal what will be at the pin paths.
    */
   beforePin?: (ids: { netnsInode: number; usernsInode: number }) => void | Promise<void>;
   /** how long a helper may take to create the netns (default 5000 ms) */
@@ -189,10 +189,6 @@ async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
   try {
     ensurePinDir(netDir);
     ensurePinDir(userDir);
-    const hook = opts.testHooks?.afterReservationCreated;
-    netRes = reservePin(netnsPin, 'netns pin', opts.pinToken, hook && (() => hook('net')));
-    userRes = reservePin(usernsPin, 'userns pin', opts.pinToken, hook && (() => hook('user')));
-
     // 1. The user namespace, held by a clone(sleep) child.
     try {
       const h = engine === 'clone' ? cloneFastHolder(holderSeconds) : cloneSleeper(CLONE_NEWUSER, holderSeconds);
@@ -288,7 +284,13 @@ async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
     }
 
     // 5. Pin from the held fds.
-    await opts.beforePin?.({ netnsInode, usernsInode }); // the fds we hold keep both alive meanwhile
+    // The caller journals the inodes (and the pin token) before any pin file exists: the fds we
+    // hold keep both namespaces alive meanwhile. A pin path taken by now fails here (101), with
+    // the holders still ours to end.
+    await opts.beforePin?.({ netnsInode, usernsInode });
+    const hook = opts.testHooks?.afterReservationCreated;
+    netRes = reservePin(netnsPin, 'netns pin', opts.pinToken, hook && (() => hook('net')));
+    userRes = reservePin(usernsPin, 'userns pin', opts.pinToken, hook && (() => hook('user')));
     bindPin(netRes, netFd, netnsInode);
     bindPin(userRes, userFd, usernsInode);
     ok = true;
