@@ -9,7 +9,7 @@ import type { NamespaceRef } from '../generated/types';
 import { allocatorEnv, releaseKey } from '../idmap/allocator';
 import { inspectNamespace } from '../ns';
 import { withNetnsLock } from './netns-lock';
-import { otherPinHolders, ourPinPairAt } from './pin-owners';
+import { dropPinHolder, otherPinHolders, ourPinPairAt } from './pin-owners';
 import { salvageRecord } from './salvage';
 
 /** Rolls back a leftover record (any phase), or releases what a corrupt one may have held. */
@@ -50,6 +50,7 @@ async function removeSalvagedPins(ctx: AttachmentContext, pins: Array<[Namespace
   const net = pins.find(([, t]) => t === 'net')?.[0];
   const lockPath = net?.path ?? pins[0]![0].path;
   return withNetnsLock(ctx, lockPath, () => {
+    dropPinHolder(ctx, pins.map(([ref]) => ref.path));
     const holders = pins.flatMap(([ref, type]) => otherPinHolders(ctx, ref, type));
     if (holders.length > 0) return ctx.log.info('pins-kept', { netns: lockPath, heldBy: holders });
     if (net && net.inode !== undefined && !pins.some(([, t]) => t === 'user')) {

@@ -3,44 +3,83 @@
 // name the same pins: path, inode, token). The pins stay while any live record names them, and
 // the last teardown removes them. Callers hold the pin's netns lock (netns-lock.ts), so the
 // answer cannot change before they act on it. Records of other data dirs are invisible here.
-import { readdirSync } from 'node:fs';
+//
+// Which records name a pin is kept in a small index, so that a DEL costs the same with 5
+// records in the data dir or 5000: <dataDir>/pin-holders/<hash of the pin path>/ holds one
+// empty file per holder, named like its record. A holder's entry is made (under the netns
+// lock) before its record first names the pin and removed by its teardown; an entry whose
+// record file is gone (an ADD killed in between) is dropped when next read. Pins survive no
+// reboot, so the index needs no fsync: a plugin killed at any instant leaves it on disk.
+import { mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace } from '../ns';
-import { isTempName, readFileNoFollow } from '../state/atomic-file';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt, type CorruptRecord } from '../state/record-store';
-import { fileNameToKey, type AttachmentKey } from '../state/names';
+import { fileNameToKey, keyToFileName, type AttachmentKey } from '../state/names';
+import { pathHash } from '../sys/path-hash';
 import type { AttachmentContext } from './context';
 import { salvageRecord } from './salvage';
 
 const sameKey = (a: AttachmentKey, b: AttachmentKey) => a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
 const show = (k: AttachmentKey) => `${k.network}/${k.containerId}/${k.ifname}`;
+const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+function holdersDir(ctx: AttachmentContext, pinPath: string): string {
+  return join(ctx.store.dataDir, 'pin-holders', pathHash(pinPath));
+}
+
+/** The pins (netns and userns) a record holds, by path. */
+function heldPinPaths(rec: Pick<AttachmentRecord, 'netns' | 'userns'>): string[] {
+  return [rec.netns, rec.userns].filter((r) => r.pin !== 'none' && r.path !== '').map((r) => r.path);
+}
+
+/** Enters this attachment as a holder of the record's pins. Before the record names them. */
+export function notePinHolder(ctx: AttachmentContext, rec: Pick<AttachmentRecord, 'netns' | 'userns'>): void {
+  for (const p of heldPinPaths(rec)) {
+    const dir = holdersDir(ctx, p);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, keyToFileName(ctx.key)), '', { mode: 0o600, flag: 'w' });
+  }
+}
+
+/** Removes this attachment from the holders of `paths` (and an index dir left empty). Never throws. */
+export function dropPinHolder(ctx: AttachmentContext, paths: string[], key: AttachmentKey = ctx.key): void {
+  for (const p of paths) {
+    const dir = holdersDir(ctx, p);
+    try {
+      unlinkSync(join(dir, keyToFileName(key)));
+    } catch { /* not entered, or gone */ }
+    try {
+      rmdirSync(dir);
+    } catch { /* other holders, or gone */ }
+  }
+}
+
+/** Leaves this record's pins: called by the teardown that removes the record. */
+export function dropPinHolderOf(ctx: AttachmentContext, rec: Pick<AttachmentRecord, 'netns' | 'userns'>): void {
+  dropPinHolder(ctx, heldPinPaths(rec));
+}
 
 /**
- * The other records of the data dir whose text names `path` (as JSON spells it), parsed.
- * Every file is read, but only those can name the pin - parsed or salvaged - so a teardown in
- * a data dir of hundreds of attachments does not parse and validate them all.
+ * The other records of the data dir entered as holders of `path`, read. Only those: the rest
+ * of the data dir is never listed. An entry without a record file is stale and dropped.
  */
 function recordsNaming(ctx: AttachmentContext, path: string): Array<{ key: AttachmentKey; record: AttachmentRecord | CorruptRecord }> {
   let names: string[];
   try {
-    names = readdirSync(ctx.store.recordsDir);
-  } catch {
-    return [];
+    names = readdirSync(holdersDir(ctx, path));
+  } catch (err) {
+    if (code(err) === 'ENOENT') return [];
+    throw err;
   }
-  const needle = JSON.stringify(path);
   const out: Array<{ key: AttachmentKey; record: AttachmentRecord | CorruptRecord }> = [];
   for (const name of names) {
-    const key = isTempName(name) ? undefined : fileNameToKey(name);
+    const key = fileNameToKey(name);
     if (!key || sameKey(key, ctx.key)) continue;
-    try {
-      if (!readFileNoFollow(join(ctx.store.recordsDir, name))?.includes(needle)) continue;
-    } catch {
-      // not a plain file: the store reads it as a damaged record
-    }
     const record = ctx.store.get(key);
-    if (record !== undefined) out.push({ key, record });
+    if (record === undefined) dropPinHolder(ctx, [path], key);
+    else out.push({ key, record });
   }
   return out;
 }

@@ -11,7 +11,7 @@ import { prevResultFor, runDelegate } from './delegate-runner';
 import { releaseAllocation } from '../idmap/release';
 import { failpoint } from './failpoints';
 import { withNetnsLock } from './netns-lock';
-import { otherPinHolders } from './pin-owners';
+import { dropPinHolderOf, otherPinHolders } from './pin-owners';
 
 /**
  * Is the pin at `ref.path` ours to remove? Only with proof: a mount of the namespace inode we
@@ -109,6 +109,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     const end = ctx.log.step('unpin');
     try {
       await withNetnsLock(ctx, rec.netns.path, () => {
+        dropPinHolderOf(ctx, rec); // the delegates are done with the netns: this record lets go
         const holders = otherPinHolders(ctx, rec.netns, 'net');
         if (holders.length > 0) return ctx.log.info('pins-kept', { netns: rec.netns.path, heldBy: holders });
         for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
@@ -145,5 +146,6 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     );
   }
   await failpoint('del-before-record-delete');
+  dropPinHolderOf(ctx, rec); // (a record of an earlier boot, which took no part in the unpin)
   ctx.store.delete(ctx.key);
 }

@@ -15,7 +15,7 @@ import { attachmentContext, saveRecord, type AttachmentContext } from '../attach
 import { prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
 import { withNetnsLock } from '../attachment/netns-lock';
-import { ourPinPairAt, pinCreator } from '../attachment/pin-owners';
+import { notePinHolder, ourPinPairAt, pinCreator } from '../attachment/pin-owners';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
@@ -109,6 +109,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       try {
         await failpoint('add-after-intent');
         if (target.mode === 'create') {
+          notePinHolder(ctx, rec); // before the record first names the pins
           const end = ctx.log.step('namespaces');
           const ns = await createPinnedNamespaces({
             mappings: mapping!.mappings,
@@ -202,6 +203,7 @@ async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentReco
   rec.netns = { path: netns.path, inode: netns.inode, pin: 'pinned', ...(netns.token ? { token: netns.token } : {}) };
   rec.userns = { path: userns.path, inode: userns.inode, hostOwned: false, pin: 'pinned', ...(userns.token ? { token: userns.token } : {}) };
   if (mappings) rec.mappings = mappings;
+  notePinHolder(ctx, rec); // before this record is first written
   // The user namespace lives as long as the pins: its ids stay taken until the last record goes.
   if (allocation) {
     await shareBlock(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key, allocation);
