@@ -42,7 +42,9 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   const store = openStore(inv.conf.dataDir);
   const errors: CniError[] = [];
 
-  for (const { key } of store.list()) {
+  // Names only: a record is read (under its lock) only when it is released, and the
+  // allocation table lock is never held while the records are walked.
+  for (const key of store.keys()) {
     if (key.network !== inv.conf.name || valid.has(`${key.containerId}\0${key.ifname}`)) continue;
     const ctx = contextFor(inv, key, log, store);
     try {

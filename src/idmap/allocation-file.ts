@@ -1,37 +1,103 @@
-// <dataDir>/allocations.json: which block each attachment holds. Written with
-// writeFileAtomic (temp, fsync, rename, fsync dir) under <dataDir>/allocations.lock, so a
-// crash leaves the old table or the new one. Anything unreadable is reported as damaged
-// and rebuilt by the caller from the records, never trusted half-way.
+// <dataDir>/allocations.json: which host ids each attachment holds - the allocator's blocks
+// and the host ranges of explicit mappings. It is the authority ADD, DEL and CHECK consult:
+// they never read other attachments' records. Written with writeFileAtomic (temp, fsync,
+// rename, fsync dir) under <dataDir>/allocations.lock, so a crash leaves the old table or
+// the new one. Anything unreadable is reported as damaged and rebuilt by the caller from
+// the records, never trusted half-way.
+//
+// Version 2, compact rows because every ADD and DEL parses and rewrites the whole file under
+// the lock (5000 entries: ~0.7 MB, parse + write ~10 ms; objects with named keys were twice
+// that):
+//   {"version":2,
+//    "blocks":  [[network, containerId, ifname, pool, hostID, size, atUnixSeconds], ...],
+//    "explicit":[[network, containerId, ifname, [hostID, size, hostID, size, ...]], ...]}
+// Version 1 ({"version":1,"blocks":[{network, containerId, ifname, pool, hostID, size, at}]})
+// had no explicit entries: it is read only as a `legacy` source of blocks for the rebuild that
+// upgrades it, since it cannot say which explicit ranges are live.
 import { join } from 'node:path';
 import { readFileNoFollow, writeFileAtomic } from '../state/atomic-file';
 import type { AttachmentKey } from '../state/names';
+import type { Span } from './ranges';
 
 export const TABLE_FILE = 'allocations.json';
 export const TABLE_LOCK = 'allocations.lock';
+export const TABLE_VERSION = 2;
 
 export interface BlockEntry extends AttachmentKey {
   pool: string;
   hostID: number;
   size: number;
-  /** When it was handed out (ISO time), for operators. */
-  at: string;
+  /** When it was handed out (Unix seconds), for operators. */
+  at: number;
+}
+
+/** The host ranges (uid and gid maps together) of an attachment's explicit mapping. */
+export interface ExplicitEntry extends AttachmentKey {
+  spans: Span[];
 }
 
 export interface AllocationTable {
-  version: 1;
   blocks: BlockEntry[];
+  explicit: ExplicitEntry[];
 }
 
-export type TableRead = { table: AllocationTable; problem?: undefined } | { table?: undefined; problem: string };
+export type TableRead =
+  | { table: AllocationTable; problem?: undefined; legacy?: undefined }
+  /** `legacy`: the blocks of a readable version-1 table, to merge into the rebuild. */
+  | { table?: undefined; problem: string; legacy?: BlockEntry[] };
+
+export function emptyTable(): AllocationTable {
+  return { blocks: [], explicit: [] };
+}
+
+export function keyId(k: AttachmentKey): string {
+  return JSON.stringify([k.network, k.containerId, k.ifname]);
+}
+
+export const sameKey = (a: AttachmentKey, b: AttachmentKey): boolean =>
+  a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
 
 const isStr = (v: unknown): v is string => typeof v === 'string' && v !== '';
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 0x1_0000_0000;
+const isSize = (v: unknown): v is number => isId(v) && v > 0;
 
-function isEntry(x: unknown): x is BlockEntry {
-  if (x === null || typeof x !== 'object') return false;
+function blockRow(r: unknown): BlockEntry | undefined {
+  if (!Array.isArray(r) || r.length !== 7) return undefined;
+  const [network, containerId, ifname, pool, hostID, size, at] = r as unknown[];
+  if (!isStr(network) || !isStr(containerId) || !isStr(ifname) || typeof pool !== 'string' || !isId(hostID) || !isSize(size) || typeof at !== 'number') return undefined;
+  return { network, containerId, ifname, pool, hostID, size, at };
+}
+
+function explicitRow(r: unknown): ExplicitEntry | undefined {
+  if (!Array.isArray(r) || r.length !== 4) return undefined;
+  const [network, containerId, ifname, flat] = r as unknown[];
+  if (!isStr(network) || !isStr(containerId) || !isStr(ifname) || !Array.isArray(flat) || flat.length % 2 !== 0) return undefined;
+  const spans: Span[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const [h, s] = [flat[i], flat[i + 1]];
+    if (!isId(h) || !isSize(s)) return undefined;
+    spans.push({ start: h, end: h + s });
+  }
+  return { network, containerId, ifname, spans };
+}
+
+function legacyEntry(x: unknown): BlockEntry | undefined {
+  if (x === null || typeof x !== 'object') return undefined;
   const e = x as Record<string, unknown>;
-  return isStr(e.network) && isStr(e.containerId) && isStr(e.ifname) && typeof e.pool === 'string' &&
-    isId(e.hostID) && isId(e.size) && (e.size as number) > 0 && typeof e.at === 'string';
+  if (!isStr(e.network) || !isStr(e.containerId) || !isStr(e.ifname) || typeof e.pool !== 'string' || !isId(e.hostID) || !isSize(e.size)) return undefined;
+  const at = typeof e.at === 'string' ? Math.floor(Date.parse(e.at) / 1000) : NaN;
+  return { network: e.network, containerId: e.containerId, ifname: e.ifname, pool: e.pool, hostID: e.hostID, size: e.size, at: Number.isFinite(at) ? at : 0 };
+}
+
+function rows<T>(list: unknown, decode: (r: unknown) => T | undefined, what: string): T[] | string {
+  if (!Array.isArray(list)) return `no ${what} array`;
+  const out: T[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const e = decode(list[i]);
+    if (!e) return `${what}[${i}] is malformed`;
+    out[i] = e;
+  }
+  return out;
 }
 
 export function parseTable(text: string): TableRead {
@@ -41,16 +107,22 @@ export function parseTable(text: string): TableRead {
   } catch (err) {
     return { problem: `not valid JSON (${(err as Error).message})` };
   }
-  const t = doc as Partial<AllocationTable> | null;
-  if (t === null || typeof t !== 'object' || t.version !== 1 || !Array.isArray(t.blocks)) {
-    return { problem: 'not an allocation table (version 1 with a blocks array)' };
+  const t = doc as { version?: unknown; blocks?: unknown; explicit?: unknown } | null;
+  if (t === null || typeof t !== 'object') return { problem: 'not an allocation table' };
+  if (t.version === 1) {
+    const legacy = rows(t.blocks, legacyEntry, 'blocks');
+    if (typeof legacy === 'string') return { problem: `version 1 table, ${legacy}` };
+    return { problem: 'version 1 (no explicit mappings): upgraded', legacy };
   }
-  const bad = t.blocks.findIndex((b) => !isEntry(b));
-  if (bad >= 0) return { problem: `blocks[${bad}] is not {network, containerId, ifname, pool, hostID, size, at}` };
-  return { table: { version: 1, blocks: t.blocks } };
+  if (t.version !== TABLE_VERSION) return { problem: `not an allocation table of version 1 or ${TABLE_VERSION} (version ${JSON.stringify(t.version)})` };
+  const blocks = rows(t.blocks, blockRow, 'blocks');
+  if (typeof blocks === 'string') return { problem: blocks };
+  const explicit = rows(t.explicit, explicitRow, 'explicit');
+  if (typeof explicit === 'string') return { problem: explicit };
+  return { table: { blocks, explicit } };
 }
 
-/** Reads the table; `problem` says why it is missing or cannot be used. */
+/** Reads the table; `problem` says why it is missing or cannot be used as it is. */
 export function readTable(dataDir: string): TableRead {
   let buf: Buffer | undefined;
   try {
@@ -62,7 +134,12 @@ export function readTable(dataDir: string): TableRead {
   return parseTable(buf.toString('utf8'));
 }
 
+export function formatTable(table: AllocationTable): string {
+  const blocks = [...table.blocks].sort((a, b) => a.hostID - b.hostID).map((b) => [b.network, b.containerId, b.ifname, b.pool, b.hostID, b.size, b.at]);
+  const explicit = table.explicit.map((x) => [x.network, x.containerId, x.ifname, x.spans.flatMap((s) => [s.start, s.end - s.start])]);
+  return `${JSON.stringify({ version: TABLE_VERSION, blocks, explicit })}\n`;
+}
+
 export function writeTable(dataDir: string, table: AllocationTable): void {
-  const blocks = [...table.blocks].sort((a, b) => a.hostID - b.hostID);
-  writeFileAtomic(dataDir, TABLE_FILE, `${JSON.stringify({ version: 1, blocks }, null, 1)}\n`);
+  writeFileAtomic(dataDir, TABLE_FILE, formatTable(table));
 }

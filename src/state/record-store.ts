@@ -110,8 +110,22 @@ export class RecordStore<T> {
     }
   }
 
-  /** Every record in the store, corrupt ones included. Temp and foreign files are skipped. */
+  /** Every record in the store, corrupt ones included, each read once. Temp and foreign files are skipped. */
   list(): ListEntry<T>[] {
+    const out: ListEntry<T>[] = [];
+    for (const { key, name } of this.#names()) {
+      const record = this.#read(name);
+      if (record !== undefined) out.push({ key, record }); // undefined: removed meanwhile
+    }
+    return out;
+  }
+
+  /** The keys that have a record file, from the directory listing alone: no record is read. */
+  keys(): AttachmentKey[] {
+    return this.#names().map((n) => n.key);
+  }
+
+  #names(): Array<{ key: AttachmentKey; name: string }> {
     if (!this.#recordsDirExists()) return [];
     let names: string[];
     try {
@@ -119,13 +133,11 @@ export class RecordStore<T> {
     } catch (err) {
       throw new CniError(ErrorCode.IoFailure, `cannot list ${this.recordsDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
-    const out: ListEntry<T>[] = [];
+    const out: Array<{ key: AttachmentKey; name: string }> = [];
     for (const name of names.sort()) {
       if (isTempName(name)) continue;
       const key = fileNameToKey(name);
-      if (!key) continue;
-      const record = this.#read(name);
-      if (record !== undefined) out.push({ key, record }); // undefined: removed meanwhile
+      if (key) out.push({ key, name });
     }
     return out;
   }
