@@ -31,9 +31,12 @@ export interface BlockEntry extends AttachmentKey {
   at: number;
 }
 
-/** The host ranges (uid and gid maps together) of an attachment's explicit mapping. */
+/**
+ * The host ranges of an attachment's explicit mapping, uid and gid maps together, as flat
+ * [hostID, size, hostID, size, ...] (kept flat: thousands are parsed and written per ADD).
+ */
 export interface ExplicitEntry extends AttachmentKey {
-  spans: Span[];
+  ranges: number[];
 }
 
 export interface AllocationTable {
@@ -70,15 +73,30 @@ function blockRow(r: unknown): BlockEntry | undefined {
 
 function explicitRow(r: unknown): ExplicitEntry | undefined {
   if (!Array.isArray(r) || r.length !== 4) return undefined;
-  const [network, containerId, ifname, flat] = r as unknown[];
-  if (!isStr(network) || !isStr(containerId) || !isStr(ifname) || !Array.isArray(flat) || flat.length % 2 !== 0) return undefined;
-  const spans: Span[] = [];
-  for (let i = 0; i < flat.length; i += 2) {
-    const [h, s] = [flat[i], flat[i + 1]];
-    if (!isId(h) || !isSize(s)) return undefined;
-    spans.push({ start: h, end: h + s });
+  const [network, containerId, ifname, ranges] = r as unknown[];
+  if (!isStr(network) || !isStr(containerId) || !isStr(ifname) || !Array.isArray(ranges) || ranges.length % 2 !== 0) return undefined;
+  for (let i = 0; i < ranges.length; i += 2) if (!isId(ranges[i]) || !isSize(ranges[i + 1])) return undefined;
+  return { network, containerId, ifname, ranges: ranges as number[] };
+}
+
+/** Flat [hostID, size, ...] ranges as spans. */
+export function rangeSpans(ranges: readonly number[]): Span[] {
+  const out: Span[] = [];
+  for (let i = 0; i < ranges.length; i += 2) out.push({ start: ranges[i]!, end: ranges[i]! + ranges[i + 1]! });
+  return out;
+}
+
+/** The host ranges of a mapping, uid and gid maps together, each distinct range once. */
+export function mappingRanges(m: { uidMappings: Array<{ hostID: number; size: number }>; gidMappings?: Array<{ hostID: number; size: number }> }): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  for (const r of [...m.uidMappings, ...(m.gidMappings ?? [])]) {
+    const k = `${r.hostID}+${r.size}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(r.hostID, r.size);
   }
-  return { network, containerId, ifname, spans };
+  return out;
 }
 
 function legacyEntry(x: unknown): BlockEntry | undefined {
@@ -136,7 +154,7 @@ export function readTable(dataDir: string): TableRead {
 
 export function formatTable(table: AllocationTable): string {
   const blocks = [...table.blocks].sort((a, b) => a.hostID - b.hostID).map((b) => [b.network, b.containerId, b.ifname, b.pool, b.hostID, b.size, b.at]);
-  const explicit = table.explicit.map((x) => [x.network, x.containerId, x.ifname, x.spans.flatMap((s) => [s.start, s.end - s.start])]);
+  const explicit = table.explicit.map((x) => [x.network, x.containerId, x.ifname, x.ranges]);
   return `${JSON.stringify({ version: TABLE_VERSION, blocks, explicit })}\n`;
 }
 

@@ -26,12 +26,12 @@ import { withLock } from '../state/lock';
 import type { AttachmentKey } from '../state/names';
 import type { RecordStore } from '../state/record-store';
 import {
-  TABLE_FILE, TABLE_LOCK, keyId, readTable, sameKey, writeTable,
+  TABLE_FILE, TABLE_LOCK, keyId, mappingRanges, rangeSpans, readTable, sameKey, writeTable,
   type AllocationTable, type BlockEntry,
 } from './allocation-file';
 import type { Pool } from './pool';
 import { lowestFreeBlock, type Span } from './ranges';
-import { mappingSpans, recordHolds, showKey } from './record-holds';
+import { recordHolds, showKey } from './record-holds';
 
 export interface AllocatorEnv {
   dataDir: string;
@@ -63,7 +63,7 @@ export function tableFromRecords(store: RecordStore<AttachmentRecord>): { table:
   const at = nowSeconds();
   const table: AllocationTable = {
     blocks: h.blocks.map((b) => ({ ...keyOf(b), pool: b.pool, hostID: b.hostID, size: b.size, at })),
-    explicit: h.explicit.map((x) => ({ ...keyOf(x.key), spans: x.spans })),
+    explicit: h.explicit.map((x) => ({ ...keyOf(x.key), ranges: x.ranges })),
   };
   return { table, records: h.keys.size, corrupt: h.corrupt };
 }
@@ -174,7 +174,7 @@ function fitsPool(e: BlockEntry, pool: Pool): boolean {
 function taken(t: AllocationTable, self: AttachmentKey): Span[] {
   const out: Span[] = [];
   for (const e of t.blocks) if (!sameKey(e, self)) out.push({ start: e.hostID, end: e.hostID + e.size });
-  for (const x of t.explicit) if (!sameKey(x, self)) out.push(...x.spans);
+  for (const x of t.explicit) if (!sameKey(x, self)) out.push(...rangeSpans(x.ranges));
   return out;
 }
 
@@ -195,7 +195,7 @@ export async function recordExplicit(env: AllocatorEnv, key: AttachmentKey, m: I
     // A block of an interrupted ADD of this attachment (before the config changed) goes.
     t.blocks = t.blocks.filter((e) => !sameKey(e, key));
     t.explicit = t.explicit.filter((x) => !sameKey(x, key));
-    t.explicit.push({ ...keyOf(key), spans: mappingSpans(m) });
+    t.explicit.push({ ...keyOf(key), ranges: mappingRanges(m) });
     return { value: undefined, changed: true };
   });
 }

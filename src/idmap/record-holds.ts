@@ -7,8 +7,7 @@ import type { AttachmentRecord } from '../generated/types';
 import { readFileNoFollow } from '../state/atomic-file';
 import { isCorrupt, type RecordStore } from '../state/record-store';
 import type { AttachmentKey } from '../state/names';
-import { keyId } from './allocation-file';
-import type { Span } from './ranges';
+import { keyId, mappingRanges } from './allocation-file';
 
 export { keyId };
 
@@ -23,7 +22,7 @@ export interface RecordHolds {
   keys: Set<string>;
   blocks: HeldBlock[];
   /** Host ranges of explicit mappings (no allocation), per attachment. */
-  explicit: Array<{ key: AttachmentKey; spans: Span[] }>;
+  explicit: Array<{ key: AttachmentKey; ranges: number[] }>;
   /** Corrupt records, for the log. */
   corrupt: string[];
 }
@@ -65,13 +64,9 @@ export function recordHolds(store: RecordStore<AttachmentRecord>): RecordHolds {
     if (record.allocation) {
       out.blocks.push({ ...key, ...record.allocation });
     } else if (record.mappings) {
-      out.explicit.push({ key, spans: mappingSpans(record.mappings) });
+      out.explicit.push({ key, ranges: mappingRanges(record.mappings) });
     }
   }
   return out;
 }
 
-/** The host ranges of a mapping, uid and gid maps together. */
-export function mappingSpans(m: NonNullable<AttachmentRecord['mappings']>): Span[] {
-  return [...m.uidMappings, ...(m.gidMappings ?? [])].map((r) => ({ start: r.hostID, end: r.hostID + r.size }));
-}

@@ -187,7 +187,7 @@ test('explicit mappings are table entries: avoided by the allocator, overlap wit
     const env = envFor(dir);
     const p = pool4();
     await addExplicit(env, 'static', START, 10);
-    assert.equal(readTable(dir).table!.explicit.map((x) => [x.containerId, x.spans]), [['static', [{ start: START, end: START + 10 }, { start: START, end: START + 10 }]]]);
+    assert.equal(readTable(dir).table!.explicit.map((x) => [x.containerId, x.ranges]), [['static', [START, 10]]], 'uid and gid range, once');
     assert.is(await add(env, 'a', p), START + B);
     const m = { uidMappings: [{ containerID: 0, hostID: START + B + 5, size: 1 }], gidMappings: [{ containerID: 0, hostID: 7, size: 1 }] };
     const e = await expectCniError(ErrorCode.MappingInvalid, () => recordExplicit(env, key('new'), m, (held) => refuseSharedRanges(m, 'cniArgs', held)));

@@ -4,7 +4,7 @@
 // explicit mapping). Their pin paths are the template's plus a suffix, so nothing is there. Used by the scale tests and by test/bench/scale-bench.ts.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTable, writeTable } from '../../../src/idmap/allocation-file';
+import { mappingRanges, readTable, writeTable } from '../../../src/idmap/allocation-file';
 import { keyToFileName, type AttachmentKey } from '../../../src/state/names';
 
 /** Synthetic blocks live far from any test pool: they are table entries only, never namespaces. */
@@ -42,8 +42,7 @@ export function addSynthetic(dataDir: string, templateKey: AttachmentKey, n: num
       rec.mappings = { uidMappings: [{ containerID: 0, hostID, size: template.allocation.size }], gidMappings: [{ containerID: 0, hostID, size: template.allocation.size }] };
       table.blocks.push({ ...key, pool: template.allocation.pool, hostID, size: template.allocation.size, at: 0 });
     } else if (template.mappings) {
-      const spans = [...template.mappings.uidMappings, ...template.mappings.gidMappings].map((r: { hostID: number; size: number }) => ({ start: r.hostID, end: r.hostID + r.size }));
-      table.explicit.push({ ...key, spans });
+      table.explicit.push({ ...key, ranges: mappingRanges(template.mappings) });
     }
     writeFileSync(join(recordsDir, keyToFileName(key)), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
     keys.push(key);
