@@ -77,4 +77,21 @@ function writeListWrapper(net: TestNet, log: string): string {
   return wrapper;
 }
 
+test('list --json with 3000 records: the whole document (megabytes through a pipe), each record opened once', async () => {
+  await withNet(async (net) => {
+    const conf = net.conf('1.0.0');
+    const first = net.attachment();
+    assert.is(net.run('ADD', first, conf).status, 0);
+    const synthetic = addSynthetic(net.dataDir, { network: net.name, containerId: first.containerId, ifname: 'eth0' }, 3000, PREFIX);
+    const log = join(net.dir, 'list.strace');
+    const l = runPlugin({}, '', { plugin: writeListWrapper(net, log) });
+    assert.is(l.status, 0, l.stderr);
+    assert.ok(l.stdout.length > 1_000_000, `${l.stdout.length} bytes`);
+    assert.is(JSON.parse(l.stdout).attachments.length, 3001);
+    assert.equal(Object.values(syntheticOpens(log)), [3000, 3000]);
+    synthetic.remove();
+    assert.is(net.run('DEL', first, conf).status, 0);
+  });
+});
+
 test.run();
