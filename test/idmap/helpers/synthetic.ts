@@ -17,8 +17,8 @@ export interface Synthetic {
 }
 
 /**
- * Adds `n` copies of `template` (the record of `templateKey`) under container ids
- * `${prefix}${i}`, and their entries to the allocation table.
+ * Adds `n` copies of `template` (the record of `templateKey`) under container ids starting
+ * with `${prefix}-`, and their entries to the allocation table.
  */
 export function addSynthetic(dataDir: string, templateKey: AttachmentKey, n: number, prefix: string): Synthetic {
   const recordsDir = join(dataDir, 'records');
@@ -28,13 +28,15 @@ export function addSynthetic(dataDir: string, templateKey: AttachmentKey, n: num
   const table = read.table ?? { blocks: read.legacy ?? [], explicit: [] };
   const keys: AttachmentKey[] = [];
   for (let i = 0; i < n; i++) {
-    const key = { network: templateKey.network, containerId: `${prefix}${i}`, ifname: templateKey.ifname };
+    // 64 characters, as runtimes' container ids are: the table and file names are real-sized.
+    const containerId = `${prefix}-${i.toString(16).padStart(8, '0')}-`.padEnd(64, 'c');
+    const key = { network: templateKey.network, containerId, ifname: templateKey.ifname };
     // Pins that do not exist: a GC or DEL of a copy must never reach the template's namespaces.
     const rec = {
       ...template,
       containerId: key.containerId,
-      netns: { ...template.netns, path: `${template.netns.path}-${prefix}${i}` },
-      userns: template.userns.path ? { ...template.userns, path: `${template.userns.path}-${prefix}${i}` } : template.userns,
+      netns: { ...template.netns, path: `${template.netns.path}-${prefix}-${i}` },
+      userns: template.userns.path ? { ...template.userns, path: `${template.userns.path}-${prefix}-${i}` } : template.userns,
     };
     if (template.allocation) {
       const hostID = SYNTHETIC_BASE * (1 + i);
