@@ -66,7 +66,8 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   } catch (err) {
     errors.push(asCniError(err));
   }
-  sweepTempFiles(store.recordsDir);
+  sweepTempFiles(store.tempDir);
+  sweepTempFiles(store.recordsDir); // where versions before records-tmp/ left theirs
 
   // Forward GC to delegates that speak 1.1.0 (Debian's plugins 1.1.1 stop at 1.0.0).
   const gcCtx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, store);

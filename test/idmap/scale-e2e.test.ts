@@ -1,7 +1,8 @@
 // Cost independent of the number of attachments: with hundreds of other records in the data
 // dir, ADD, CHECK and DEL (allocator and explicit mapping) open none of them - the allocation
-// table answers - and GC and `list` open each at most once. Counted with strace on the built
-// plugin, so the O(N) read coming back fails here whatever the timing.
+// table answers - nor list the records directory, and GC and `list` open each at most once.
+// Counted with strace on the built plugin, so the O(N) read coming back fails here whatever
+// the timing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { withNet, type TestNet } from '../helpers/host';
 import { PLUGIN, runPlugin } from '../helpers/plugin';
 import { allocConf, freshPoolStart, tableBlocks, tableExplicit } from './helpers/e2e';
-import { addSynthetic, openedPaths } from './helpers/synthetic';
+import { addSynthetic, listedDirs, openedPaths } from './helpers/synthetic';
 
 const OTHERS = 300;
 const PREFIX = 'synthetic';
@@ -18,7 +19,7 @@ const PREFIX = 'synthetic';
 /** A wrapper that runs the plugin under strace, logging every open to `log`. */
 function tracedPlugin(net: TestNet, log: string): string {
   const wrapper = join(net.dir, 'traced-plugin');
-  writeFileSync(wrapper, `#!/bin/sh\nexec strace -f -qq -e trace=open,openat -o ${log} ${PLUGIN} "$@"\n`);
+  writeFileSync(wrapper, `#!/bin/sh\nexec strace -f -qq -y -e trace=open,openat,getdents64 -o ${log} ${PLUGIN} "$@"\n`);
   chmodSync(wrapper, 0o700);
   return wrapper;
 }
@@ -32,7 +33,7 @@ function syntheticOpens(log: string): { total: number; distinct: number } {
 function traced(net: TestNet, name: string, command: string, a: { containerId: string; netnsPin?: string }, conf: Record<string, unknown>, env: Record<string, string> = {}) {
   const log = join(net.dir, `${name}.strace`);
   const r = runPlugin({ CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', ...env }, conf, { plugin: tracedPlugin(net, log) });
-  return { r, opens: syntheticOpens(log) };
+  return { r, opens: syntheticOpens(log), listedRecordsDir: listedDirs(log).filter((d) => d.endsWith('/records')).length };
 }
 
 for (const mode of ['allocator', 'explicit mapping'] as const) {
@@ -47,9 +48,10 @@ for (const mode of ['allocator', 'explicit mapping'] as const) {
 
       const a = net.attachment();
       for (const [command, env] of [['ADD', {}], ['CHECK', {}], ['DEL', {}]] as const) {
-        const { r, opens } = traced(net, command, command, a, conf, env);
+        const { r, opens, listedRecordsDir } = traced(net, command, command, a, conf, env);
         assert.is(r.status, 0, `${command}: ${r.stdout}${r.stderr}`);
         assert.is(opens.total, 0, `${command} opened ${opens.total} other records`);
+        assert.is(listedRecordsDir, 0, `${command} listed the records directory`);
       }
 
       const valid = [first, ...synthetic.keys].map((k) => ({ containerID: k.containerId, ifname: 'eth0' }));

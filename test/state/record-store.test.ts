@@ -176,4 +176,27 @@ test('put() latency with fsyncs (journal budget: several puts per ADD)', () =>
     assert.ok(samples[Math.floor(samples.length / 2)]! < 50, 'median put() stays well under the plugin budget');
   }));
 
+test('record writes make their temp files in records-tmp/: sweepTemp(key) removes only that key\'s and never lists records/', () =>
+  withTempDir((dir) => {
+    const store = new RecordStore<Rec>(dir, { validate: isRec });
+    store.put(k('c1'), { schema: 1, ip: '10.0.0.2' });
+    assert.is(modeOf(store.tempDir), 0o700);
+    assert.equal(fs.readdirSync(store.tempDir), [], 'renamed away');
+    const mine = '.net1+c1+eth0.json.1.ab12.tmp';
+    const other = '.net1+c10+eth0.json.1.ab12.tmp';
+    for (const n of [mine, other]) fs.writeFileSync(path.join(store.tempDir, n), 'half');
+    fs.rmSync(store.recordsDir, { recursive: true });
+    fs.mkdirSync(store.recordsDir, { mode: 0o700 });
+    const realReaddir = fs.readdirSync;
+    const listed: string[] = [];
+    (fs as { readdirSync: unknown }).readdirSync = (p: string, ...rest: unknown[]) => (listed.push(String(p)), (realReaddir as (...a: unknown[]) => unknown)(p, ...rest));
+    try {
+      store.sweepTemp(k('c1'));
+    } finally {
+      (fs as { readdirSync: unknown }).readdirSync = realReaddir;
+    }
+    assert.equal(fs.readdirSync(store.tempDir), [other]);
+    assert.equal(listed, [store.tempDir]);
+  }));
+
 test.run();

@@ -73,3 +73,13 @@ export function openedPaths(straceLog: string): string[] {
   }
   return out;
 }
+
+/** Directories a process traced with `strace -y -e trace=getdents64` listed. */
+export function listedDirs(straceLog: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(straceLog, 'utf8').split('\n')) {
+    const m = /getdents64\(\d+<([^>]*)>/.exec(line);
+    if (m) out.push(m[1]!);
+  }
+  return out;
+}
