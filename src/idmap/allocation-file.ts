@@ -6,8 +6,8 @@
 // the records, never trusted half-way.
 //
 // Version 2, compact rows because every ADD and DEL parses and rewrites the whole file under
-// the lock (5000 entries: ~0.7 MB, parse + write ~10 ms; objects with named keys were twice
-// that):
+// the lock (5000 entries with 64-character container ids: ~0.8 MB; objects with named keys
+// were twice the bytes and the time):
 //   {"version":2,
 //    "blocks":  [[network, containerId, ifname, pool, hostID, size, atUnixSeconds], ...],
 //    "explicit":[[network, containerId, ifname, [hostID, size, hostID, size, ...]], ...]}
@@ -33,21 +33,30 @@ export interface BlockEntry extends AttachmentKey {
 
 /**
  * The host ranges of an attachment's explicit mapping, uid and gid maps together, as flat
- * [hostID, size, hostID, size, ...] (kept flat: thousands are parsed and written per ADD).
+ * [hostID, size, hostID, size, ...].
  */
 export interface ExplicitEntry extends AttachmentKey {
   ranges: number[];
 }
 
+// In memory the table stays in its on-disk row form: a fresh plugin process runs this code
+// cold (interpreted), and decoding 5000 rows into objects and back cost ~45 ms per ADD where
+// JSON.parse and JSON.stringify of the rows take ~2 ms each.
+/** [network, containerId, ifname, pool, hostID, size, atUnixSeconds] */
+export type BlockRow = [string, string, string, string, number, number, number];
+/** [network, containerId, ifname, [hostID, size, ...]] */
+export type ExplicitRow = [string, string, string, number[]];
+
 export interface AllocationTable {
-  blocks: BlockEntry[];
-  explicit: ExplicitEntry[];
+  /** Sorted by hostID (the allocator inserts in order). */
+  blocks: BlockRow[];
+  explicit: ExplicitRow[];
 }
 
 export type TableRead =
   | { table: AllocationTable; problem?: undefined; legacy?: undefined }
   /** `legacy`: the blocks of a readable version-1 table, to merge into the rebuild. */
-  | { table?: undefined; problem: string; legacy?: BlockEntry[] };
+  | { table?: undefined; problem: string; legacy?: BlockRow[] };
 
 export function emptyTable(): AllocationTable {
   return { blocks: [], explicit: [] };
@@ -60,23 +69,61 @@ export function keyId(k: AttachmentKey): string {
 export const sameKey = (a: AttachmentKey, b: AttachmentKey): boolean =>
   a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
 
-const isStr = (v: unknown): v is string => typeof v === 'string' && v !== '';
-const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 0x1_0000_0000;
-const isSize = (v: unknown): v is number => isId(v) && v > 0;
+/** Is this row (block or explicit) the attachment `k`'s? */
+export const rowIs = (r: BlockRow | ExplicitRow, k: AttachmentKey): boolean => r[0] === k.network && r[1] === k.containerId && r[2] === k.ifname;
 
-function blockRow(r: unknown): BlockEntry | undefined {
-  if (!Array.isArray(r) || r.length !== 7) return undefined;
-  const [network, containerId, ifname, pool, hostID, size, at] = r as unknown[];
-  if (!isStr(network) || !isStr(containerId) || !isStr(ifname) || typeof pool !== 'string' || !isId(hostID) || !isSize(size) || typeof at !== 'number') return undefined;
-  return { network, containerId, ifname, pool, hostID, size, at };
+export const rowKey = (r: BlockRow | ExplicitRow): AttachmentKey => ({ network: r[0], containerId: r[1], ifname: r[2] });
+
+export function blockRow(e: BlockEntry): BlockRow {
+  return [e.network, e.containerId, e.ifname, e.pool, e.hostID, e.size, e.at];
 }
 
-function explicitRow(r: unknown): ExplicitEntry | undefined {
-  if (!Array.isArray(r) || r.length !== 4) return undefined;
-  const [network, containerId, ifname, ranges] = r as unknown[];
-  if (!isStr(network) || !isStr(containerId) || !isStr(ifname) || !Array.isArray(ranges) || ranges.length % 2 !== 0) return undefined;
-  for (let i = 0; i < ranges.length; i += 2) if (!isId(ranges[i]) || !isSize(ranges[i + 1])) return undefined;
-  return { network, containerId, ifname, ranges: ranges as number[] };
+export function blockEntry(r: BlockRow): BlockEntry {
+  return { network: r[0], containerId: r[1], ifname: r[2], pool: r[3], hostID: r[4], size: r[5], at: r[6] };
+}
+
+export function explicitEntry(r: ExplicitRow): ExplicitEntry {
+  return { network: r[0], containerId: r[1], ifname: r[2], ranges: r[3] };
+}
+
+/** `rows` without those `drop` matches (a plain loop: this runs cold over thousands of rows). */
+export function withoutRows<R>(rows: R[], drop: (r: R) => boolean): R[] {
+  const out: R[] = [];
+  for (let i = 0; i < rows.length; i++) if (!drop(rows[i]!)) out.push(rows[i]!);
+  return out;
+}
+
+const isId = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v < 0x1_0000_0000 && v % 1 === 0;
+
+function badBlocks(rows: unknown[]): number {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as unknown[];
+    if (!Array.isArray(r) || r.length !== 7) return i;
+    if (typeof r[0] !== 'string' || r[0] === '' || typeof r[1] !== 'string' || r[1] === '' || typeof r[2] !== 'string' || r[2] === '' || typeof r[3] !== 'string') return i;
+    if (!isId(r[4]) || !isId(r[5]) || r[5] === 0 || typeof r[6] !== 'number') return i;
+  }
+  return -1;
+}
+
+function badExplicit(rows: unknown[]): number {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as unknown[];
+    if (!Array.isArray(r) || r.length !== 4) return i;
+    if (typeof r[0] !== 'string' || r[0] === '' || typeof r[1] !== 'string' || r[1] === '' || typeof r[2] !== 'string' || r[2] === '') return i;
+    const ranges = r[3] as unknown[];
+    if (!Array.isArray(ranges) || ranges.length % 2 !== 0) return i;
+    for (let j = 0; j < ranges.length; j += 2) if (!isId(ranges[j]) || !isId(ranges[j + 1]) || ranges[j + 1] === 0) return i;
+  }
+  return -1;
+}
+
+function legacyRow(x: unknown): BlockRow | undefined {
+  if (x === null || typeof x !== 'object') return undefined;
+  const e = x as Record<string, unknown>;
+  const str = (v: unknown): v is string => typeof v === 'string' && v !== '';
+  if (!str(e.network) || !str(e.containerId) || !str(e.ifname) || typeof e.pool !== 'string' || !isId(e.hostID) || !isId(e.size) || e.size === 0) return undefined;
+  const at = typeof e.at === 'string' ? Math.floor(Date.parse(e.at) / 1000) : NaN;
+  return [e.network, e.containerId, e.ifname, e.pool, e.hostID, e.size, Number.isFinite(at) ? at : 0];
 }
 
 /** Flat [hostID, size, ...] ranges as spans. */
@@ -99,25 +146,6 @@ export function mappingRanges(m: { uidMappings: Array<{ hostID: number; size: nu
   return out;
 }
 
-function legacyEntry(x: unknown): BlockEntry | undefined {
-  if (x === null || typeof x !== 'object') return undefined;
-  const e = x as Record<string, unknown>;
-  if (!isStr(e.network) || !isStr(e.containerId) || !isStr(e.ifname) || typeof e.pool !== 'string' || !isId(e.hostID) || !isSize(e.size)) return undefined;
-  const at = typeof e.at === 'string' ? Math.floor(Date.parse(e.at) / 1000) : NaN;
-  return { network: e.network, containerId: e.containerId, ifname: e.ifname, pool: e.pool, hostID: e.hostID, size: e.size, at: Number.isFinite(at) ? at : 0 };
-}
-
-function rows<T>(list: unknown, decode: (r: unknown) => T | undefined, what: string): T[] | string {
-  if (!Array.isArray(list)) return `no ${what} array`;
-  const out: T[] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const e = decode(list[i]);
-    if (!e) return `${what}[${i}] is malformed`;
-    out[i] = e;
-  }
-  return out;
-}
-
 export function parseTable(text: string): TableRead {
   let doc: unknown;
   try {
@@ -128,16 +156,23 @@ export function parseTable(text: string): TableRead {
   const t = doc as { version?: unknown; blocks?: unknown; explicit?: unknown } | null;
   if (t === null || typeof t !== 'object') return { problem: 'not an allocation table' };
   if (t.version === 1) {
-    const legacy = rows(t.blocks, legacyEntry, 'blocks');
-    if (typeof legacy === 'string') return { problem: `version 1 table, ${legacy}` };
+    if (!Array.isArray(t.blocks)) return { problem: 'version 1 table without a blocks array' };
+    const legacy: BlockRow[] = [];
+    for (const [i, b] of t.blocks.entries()) {
+      const r = legacyRow(b);
+      if (!r) return { problem: `version 1 table, blocks[${i}] is malformed` };
+      legacy.push(r);
+    }
     return { problem: 'version 1 (no explicit mappings): upgraded', legacy };
   }
   if (t.version !== TABLE_VERSION) return { problem: `not an allocation table of version 1 or ${TABLE_VERSION} (version ${JSON.stringify(t.version)})` };
-  const blocks = rows(t.blocks, blockRow, 'blocks');
-  if (typeof blocks === 'string') return { problem: blocks };
-  const explicit = rows(t.explicit, explicitRow, 'explicit');
-  if (typeof explicit === 'string') return { problem: explicit };
-  return { table: { blocks, explicit } };
+  if (!Array.isArray(t.blocks)) return { problem: 'no blocks array' };
+  if (!Array.isArray(t.explicit)) return { problem: 'no explicit array' };
+  const b = badBlocks(t.blocks);
+  if (b >= 0) return { problem: `blocks[${b}] is malformed` };
+  const x = badExplicit(t.explicit);
+  if (x >= 0) return { problem: `explicit[${x}] is malformed` };
+  return { table: { blocks: t.blocks as BlockRow[], explicit: t.explicit as ExplicitRow[] } };
 }
 
 /** Reads the table; `problem` says why it is missing or cannot be used as it is. */
@@ -153,9 +188,7 @@ export function readTable(dataDir: string): TableRead {
 }
 
 export function formatTable(table: AllocationTable): string {
-  const blocks = [...table.blocks].sort((a, b) => a.hostID - b.hostID).map((b) => [b.network, b.containerId, b.ifname, b.pool, b.hostID, b.size, b.at]);
-  const explicit = table.explicit.map((x) => [x.network, x.containerId, x.ifname, x.ranges]);
-  return `${JSON.stringify({ version: TABLE_VERSION, blocks, explicit })}\n`;
+  return `${JSON.stringify({ version: TABLE_VERSION, blocks: table.blocks, explicit: table.explicit })}\n`;
 }
 
 export function writeTable(dataDir: string, table: AllocationTable): void {

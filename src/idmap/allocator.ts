@@ -26,8 +26,8 @@ import { withLock } from '../state/lock';
 import type { AttachmentKey } from '../state/names';
 import type { RecordStore } from '../state/record-store';
 import {
-  TABLE_FILE, TABLE_LOCK, keyId, mappingRanges, rangeSpans, readTable, sameKey, writeTable,
-  type AllocationTable, type BlockEntry,
+  TABLE_FILE, TABLE_LOCK, blockEntry, keyId, mappingRanges, rangeSpans, readTable, rowIs, rowKey, withoutRows, writeTable,
+  type AllocationTable, type BlockEntry, type BlockRow,
 } from './allocation-file';
 import type { Pool } from './pool';
 import { lowestFreeBlock, type Span } from './ranges';
@@ -62,17 +62,18 @@ export function tableFromRecords(store: RecordStore<AttachmentRecord>): { table:
   const h = recordHolds(store);
   const at = nowSeconds();
   const table: AllocationTable = {
-    blocks: h.blocks.map((b) => ({ ...keyOf(b), pool: b.pool, hostID: b.hostID, size: b.size, at })),
-    explicit: h.explicit.map((x) => ({ ...keyOf(x.key), ranges: x.ranges })),
+    blocks: h.blocks.map((b): BlockRow => [b.network, b.containerId, b.ifname, b.pool, b.hostID, b.size, at]).sort((a, b) => a[4] - b[4]),
+    explicit: h.explicit.map((x) => [x.key.network, x.key.containerId, x.key.ifname, x.ranges]),
   };
   return { table, records: h.keys.size, corrupt: h.corrupt };
 }
 
 /** `rebuilt` plus the blocks of a version-1 table it lacks (orphans a retried ADD may reuse). Linear. */
-export function withLegacyBlocks(rebuilt: AllocationTable, legacy: readonly BlockEntry[]): AllocationTable {
-  const have = new Set(rebuilt.blocks.map((b) => `${keyId(b)}@${b.hostID}`));
-  const extra = legacy.filter((b) => !have.has(`${keyId(b)}@${b.hostID}`));
-  return { blocks: [...rebuilt.blocks, ...extra], explicit: [...rebuilt.explicit] };
+export function withLegacyBlocks(rebuilt: AllocationTable, legacy: readonly BlockRow[]): AllocationTable {
+  const id = (r: BlockRow) => `${keyId(rowKey(r))}@${r[4]}`;
+  const have = new Set(rebuilt.blocks.map(id));
+  const extra = legacy.filter((r) => !have.has(id(r)));
+  return { blocks: [...rebuilt.blocks, ...extra].sort((a, b) => a[4] - b[4]), explicit: [...rebuilt.explicit] };
 }
 
 interface Update<T> {
@@ -149,38 +150,47 @@ function allocateIn(t: AllocationTable, key: AttachmentKey, pool: Pool): Update<
   let changed = false;
   // This attachment now uses the allocator: an explicit entry of an interrupted ADD goes.
   const nx = t.explicit.length;
-  t.explicit = t.explicit.filter((x) => !sameKey(x, key));
+  t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
   changed = t.explicit.length !== nx;
   // A retried ADD (killed before its record was saved) gets its block back.
-  const own = t.blocks.find((e) => sameKey(e, key));
-  if (own && own.size === pool.blockSize && fitsPool(own, pool)) {
-    return { value: { pool: pool.id, hostID: own.hostID, size: own.size, reused: true }, changed };
+  const at = t.blocks.findIndex((r) => rowIs(r, key));
+  const own = at >= 0 ? t.blocks[at] : undefined;
+  if (own && own[5] === pool.blockSize && fitsPool(own, pool)) {
+    return { value: { pool: pool.id, hostID: own[4], size: own[5], reused: true }, changed };
   }
   if (own) {
-    t.blocks.splice(t.blocks.indexOf(own), 1); // config changed since: take a new one
+    t.blocks.splice(at, 1); // config changed since: take a new one
     changed = true;
   }
   const hostID = lowestFreeBlock(pool.spans, taken(t, key), pool.blockSize);
   if (hostID === undefined) return { value: undefined, changed };
-  t.blocks.push({ ...keyOf(key), pool: pool.id, hostID, size: pool.blockSize, at: nowSeconds() });
+  let i = t.blocks.length; // keep the rows sorted by hostID
+  while (i > 0 && t.blocks[i - 1]![4] > hostID) i--;
+  t.blocks.splice(i, 0, [key.network, key.containerId, key.ifname, pool.id, hostID, pool.blockSize, nowSeconds()]);
   return { value: { pool: pool.id, hostID, size: pool.blockSize, reused: false }, changed: true };
 }
 
-function fitsPool(e: BlockEntry, pool: Pool): boolean {
-  return e.hostID % pool.blockSize === 0 && pool.spans.some((s) => e.hostID >= s.start && e.hostID + e.size <= s.end);
+function fitsPool(r: BlockRow, pool: Pool): boolean {
+  return r[4] % pool.blockSize === 0 && pool.spans.some((s) => r[4] >= s.start && r[4] + r[5] <= s.end);
 }
 
 /** Everything the allocator must keep clear of: other attachments' blocks and explicit ranges. */
 function taken(t: AllocationTable, self: AttachmentKey): Span[] {
   const out: Span[] = [];
-  for (const e of t.blocks) if (!sameKey(e, self)) out.push({ start: e.hostID, end: e.hostID + e.size });
-  for (const x of t.explicit) if (!sameKey(x, self)) out.push(...rangeSpans(x.ranges));
+  for (const r of t.blocks) if (!rowIs(r, self)) out.push({ start: r[4], end: r[4] + r[5] });
+  for (const x of t.explicit) if (!rowIs(x, self)) for (const s of rangeSpans(x[3])) out.push(s);
   return out;
 }
 
-/** Blocks the allocator gave to attachments other than `self`. */
-export function blocksHeldByOthers(t: AllocationTable, self: AttachmentKey): BlockEntry[] {
-  return t.blocks.filter((b) => !sameKey(b, self));
+/** Blocks the allocator gave to attachments other than `self` that overlap `m`'s host ranges. */
+export function blocksOverlapping(t: AllocationTable, self: AttachmentKey, m: IdMappings): BlockEntry[] {
+  const spans = rangeSpans(mappingRanges(m));
+  const out: BlockEntry[] = [];
+  for (const r of t.blocks) {
+    if (rowIs(r, self)) continue;
+    if (spans.some((s) => s.start < r[4] + r[5] && r[4] < s.end)) out.push(blockEntry(r));
+  }
+  return out;
 }
 
 /**
@@ -191,11 +201,11 @@ export function blocksHeldByOthers(t: AllocationTable, self: AttachmentKey): Blo
  */
 export async function recordExplicit(env: AllocatorEnv, key: AttachmentKey, m: IdMappings, check?: (held: BlockEntry[]) => void): Promise<void> {
   await updateTable(env, (t) => {
-    check?.(blocksHeldByOthers(t, key));
+    check?.(blocksOverlapping(t, key, m));
     // A block of an interrupted ADD of this attachment (before the config changed) goes.
-    t.blocks = t.blocks.filter((e) => !sameKey(e, key));
-    t.explicit = t.explicit.filter((x) => !sameKey(x, key));
-    t.explicit.push({ ...keyOf(key), ranges: mappingRanges(m) });
+    t.blocks = withoutRows(t.blocks, (r) => rowIs(r, key));
+    t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
+    t.explicit.push([key.network, key.containerId, key.ifname, mappingRanges(m)]);
     return { value: undefined, changed: true };
   });
 }
@@ -210,8 +220,8 @@ export async function releaseBlock(env: AllocatorEnv, rec: AttachmentRecord): Pr
   const key = keyOf(rec);
   await updateTable(env, (t) => {
     const [nb, nx] = [t.blocks.length, t.explicit.length];
-    if (a) t.blocks = t.blocks.filter((e) => !(sameKey(e, key) && e.hostID === a.hostID));
-    else t.explicit = t.explicit.filter((x) => !sameKey(x, key));
+    if (a) t.blocks = withoutRows(t.blocks, (r) => r[4] === a.hostID && rowIs(r, key));
+    else t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
     return { value: undefined, changed: t.blocks.length !== nb || t.explicit.length !== nx };
   });
 }
@@ -223,12 +233,12 @@ export async function releaseBlock(env: AllocatorEnv, rec: AttachmentRecord): Pr
  */
 export async function releaseKey(env: AllocatorEnv, key: AttachmentKey): Promise<boolean> {
   const read = readTable(env.dataDir);
-  const mentions = (t: AllocationTable) => t.blocks.some((e) => sameKey(e, key)) || t.explicit.some((x) => sameKey(x, key));
+  const mentions = (t: AllocationTable) => t.blocks.some((r) => rowIs(r, key)) || t.explicit.some((x) => rowIs(x, key));
   if (read.table && !mentions(read.table)) return false; // the common case: no lock
   return updateTable(env, (t) => {
     if (!mentions(t)) return { value: false, changed: false };
-    t.blocks = t.blocks.filter((e) => !sameKey(e, key));
-    t.explicit = t.explicit.filter((x) => !sameKey(x, key));
+    t.blocks = withoutRows(t.blocks, (r) => rowIs(r, key));
+    t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
     return { value: true, changed: true };
   });
 }
@@ -244,9 +254,9 @@ export async function sweepOrphanAllocations(env: AllocatorEnv, self?: Attachmen
   if (!read.table) return 0; // unusable: the next update rebuilds it from the records
   const present = new Set(env.store.keys().map(keyId));
   const suspects = new Map<string, AttachmentKey>();
-  for (const e of [...read.table.blocks, ...read.table.explicit]) {
-    const id = keyId(e);
-    if (!present.has(id) && !(self && sameKey(e, self))) suspects.set(id, keyOf(e));
+  for (const r of [...read.table.blocks, ...read.table.explicit]) {
+    const id = keyId(rowKey(r));
+    if (!present.has(id) && !(self && rowIs(r, self))) suspects.set(id, rowKey(r));
   }
   if (suspects.size === 0) return 0;
   return updateTable(env, async (t) => {
@@ -264,8 +274,10 @@ export async function sweepOrphanAllocations(env: AllocatorEnv, self?: Attachmen
       }
     }
     const [nb, nx] = [t.blocks.length, t.explicit.length];
-    t.blocks = t.blocks.filter((e) => !dropped.has(keyId(e)));
-    t.explicit = t.explicit.filter((x) => !dropped.has(keyId(x)));
+    if (dropped.size > 0) {
+      t.blocks = withoutRows(t.blocks, (r) => dropped.has(keyId(rowKey(r))));
+      t.explicit = withoutRows(t.explicit, (x) => dropped.has(keyId(rowKey(x))));
+    }
     for (const id of dropped) {
       env.log.error('allocation-orphan-dropped', { warning: `ids of ${showKey(suspects.get(id)!)} had no record (interrupted ADD or DEL): released` });
     }

@@ -11,9 +11,9 @@ import { ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
 import type { AttachmentRecord } from '../../src/generated/types';
 import {
-  allocateBlock, blocksHeldByOthers, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv,
+  allocateBlock, blocksOverlapping, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv,
 } from '../../src/idmap/allocator';
-import { readTable, type BlockEntry } from '../../src/idmap/allocation-file';
+import { blockEntry, blockRow, explicitEntry, readTable, type BlockEntry } from '../../src/idmap/allocation-file';
 import { poolFromConfig, type Pool } from '../../src/idmap/pool';
 import { refuseSharedRanges } from '../../src/idmap/shared-ranges';
 import type { Logger } from '../../src/log/logger';
@@ -72,7 +72,9 @@ function tryTableLock(dir: string): boolean {
 }
 
 const pool4 = () => poolFromConfig({ ...DEFAULTS.allocator, start: START, count: 4 });
-const tableIds = (dir: string) => readTable(dir).table!.blocks.map((b) => [b.containerId, b.hostID]);
+const blocksOf = (dir: string) => readTable(dir).table!.blocks.map(blockEntry);
+const explicitOf = (dir: string) => readTable(dir).table!.explicit.map(explicitEntry);
+const tableIds = (dir: string) => blocksOf(dir).map((b) => [b.containerId, b.hostID]);
 
 test('lowest free block first; released blocks come back lowest-first', () =>
   withTempDir(async (dir) => {
@@ -187,19 +189,19 @@ test('explicit mappings are table entries: avoided by the allocator, overlap wit
     const env = envFor(dir);
     const p = pool4();
     await addExplicit(env, 'static', START, 10);
-    assert.equal(readTable(dir).table!.explicit.map((x) => [x.containerId, x.ranges]), [['static', [START, 10]]], 'uid and gid range, once');
+    assert.equal(explicitOf(dir).map((x) => [x.containerId, x.ranges]), [['static', [START, 10]]], 'uid and gid range, once');
     assert.is(await add(env, 'a', p), START + B);
     const m = { uidMappings: [{ containerID: 0, hostID: START + B + 5, size: 1 }], gidMappings: [{ containerID: 0, hostID: 7, size: 1 }] };
     const e = await expectCniError(ErrorCode.MappingInvalid, () => recordExplicit(env, key('new'), m, (held) => refuseSharedRanges(m, 'cniArgs', held)));
     assert.match(e.message, 'CNI_ARGS USERNS_UID_MAP/USERNS_GID_MAP: uidMappings[0] (containerID 0, hostID 65601541, size 1)');
     assert.match(e.message, `${START + B}-${START + 2 * B - 1}, the block the allocator gave to attachment n1/a/eth0`);
     assert.is(readTable(dir).table!.explicit.length, 1, 'a refused mapping leaves no entry');
-    refuseSharedRanges(m, 'cniArgs', blocksHeldByOthers(readTable(dir).table!, key('a'))); // its own block: fine
+    refuseSharedRanges(m, 'cniArgs', blocksOverlapping(readTable(dir).table!, key('a'), m)); // its own block: fine
     // allowSharedRanges: no check, but the entry is still made so the allocator keeps clear.
     await addExplicit(env, 'shared', START + 2 * B, B, false);
     assert.is(await add(env, 'b', p), START + 3 * B);
     await del(env, 'static');
-    assert.equal(readTable(dir).table!.explicit.map((x) => x.containerId), ['shared']);
+    assert.equal(explicitOf(dir).map((x) => x.containerId), ['shared']);
     assert.is(await add(env, 'c', p), START, 'released with its record');
   }));
 
@@ -215,10 +217,9 @@ test('a version-1 table is upgraded by a rebuild: explicit ranges from the recor
     fs.writeFileSync(path.join(dir, 'allocations.json'), JSON.stringify({ version: 1, blocks: [v1('a', START + B), v1('ghost', START + 2 * B)] }));
     assert.is(await add(env, 'b', p), START + 3 * B, 'not START (explicit), START+B (record), START+2B (v1 entry of an interrupted ADD)');
     assert.ok(env.log.events.includes('allocations-rebuilt'));
-    const t = readTable(dir).table!;
     assert.is(JSON.parse(fs.readFileSync(path.join(dir, 'allocations.json'), 'utf8')).version, 2);
-    assert.equal(t.blocks.map((x) => [x.containerId, x.hostID]), [['a', START + B], ['ghost', START + 2 * B], ['b', START + 3 * B]]);
-    assert.equal(t.explicit.map((x) => x.containerId), ['static']);
+    assert.equal(tableIds(dir), [['a', START + B], ['ghost', START + 2 * B], ['b', START + 3 * B]]);
+    assert.equal(explicitOf(dir).map((x) => x.containerId), ['static']);
   }));
 
 test('orphan entries (no record): GC\'s sweep drops blocks and explicit entries, not those of an ADD in flight', () =>
@@ -232,9 +233,8 @@ test('orphan entries (no record): GC\'s sweep drops blocks and explicit entries,
     await withLock(env.store.lockFor(key('inflight')), { timeoutMs: 1000 }, async () => {
       assert.is(await sweepOrphanAllocations(env), 2);
     });
-    const t = readTable(dir).table!;
-    assert.equal(t.blocks.map((x) => x.containerId).sort(), ['inflight', 'kept']);
-    assert.equal(t.explicit, []);
+    assert.equal(blocksOf(dir).map((x) => x.containerId).sort(), ['inflight', 'kept']);
+    assert.equal(explicitOf(dir), []);
     assert.is(env.log.events.filter((e) => e === 'allocation-orphan-dropped').length, 2);
     assert.is(await sweepOrphanAllocations(env), 1, 'inflight, once its lock is free');
   }));
@@ -270,7 +270,7 @@ test('rebuild: each record read once, outside the table lock; the merge is linea
     // Merging a version-1 table into a rebuild: 20000 x 20000 would take seconds if quadratic.
     const many = (n: number, off: number): BlockEntry[] => Array.from({ length: n }, (_, i) => ({ network: 'n', containerId: `c${i + off}`, ifname: 'eth0', pool: 'p', hostID: (i + off) * B, size: B, at: 0 }));
     const t0 = performance.now();
-    const merged = withLegacyBlocks({ blocks: many(20000, 0), explicit: [] }, many(20000, 10000));
+    const merged = withLegacyBlocks({ blocks: many(20000, 0).map(blockRow), explicit: [] }, many(20000, 10000).map(blockRow));
     assert.is(merged.blocks.length, 30000);
     assert.ok(performance.now() - t0 < 500, `merge took ${performance.now() - t0} ms`);
   }));

@@ -45,13 +45,13 @@ export function tableBlocks(net: TestNet): Array<[string, number]> {
   if (!existsSync(join(net.dataDir, 'allocations.json'))) return [];
   const read = readTable(net.dataDir);
   if (!read.table) throw new Error(`allocation table unusable: ${read.problem}`);
-  return read.table.blocks.map((b) => [b.containerId, b.hostID]);
+  return read.table.blocks.map((b) => [b[1], b[4]]);
 }
 
 /** Attachments with an explicit mapping in the allocation table, by container id. */
 export function tableExplicit(net: TestNet): string[] {
   if (!existsSync(join(net.dataDir, 'allocations.json'))) return [];
-  return readTable(net.dataDir).table!.explicit.map((x) => x.containerId).sort();
+  return readTable(net.dataDir).table!.explicit.map((x) => x[1]).sort();
 }
 
 export function logEvents(net: TestNet): Array<Record<string, unknown>> {

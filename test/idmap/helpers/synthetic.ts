@@ -42,13 +42,14 @@ export function addSynthetic(dataDir: string, templateKey: AttachmentKey, n: num
       const hostID = SYNTHETIC_BASE * (1 + i);
       rec.allocation = { ...template.allocation, hostID };
       rec.mappings = { uidMappings: [{ containerID: 0, hostID, size: template.allocation.size }], gidMappings: [{ containerID: 0, hostID, size: template.allocation.size }] };
-      table.blocks.push({ ...key, pool: template.allocation.pool, hostID, size: template.allocation.size, at: 0 });
+      table.blocks.push([key.network, key.containerId, key.ifname, template.allocation.pool, hostID, template.allocation.size, 0]);
     } else if (template.mappings) {
-      table.explicit.push({ ...key, ranges: mappingRanges(template.mappings) });
+      table.explicit.push([key.network, key.containerId, key.ifname, mappingRanges(template.mappings)]);
     }
     writeFileSync(join(recordsDir, keyToFileName(key)), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
     keys.push(key);
   }
+  table.blocks.sort((a, b) => a[4] - b[4]);
   writeTable(dataDir, table);
   const ids = new Set(keys.map((k) => k.containerId));
   return {
@@ -57,8 +58,8 @@ export function addSynthetic(dataDir: string, templateKey: AttachmentKey, n: num
       for (const k of keys) rmSync(join(recordsDir, keyToFileName(k)), { force: true });
       const t = readTable(dataDir).table;
       if (!t) return;
-      t.blocks = t.blocks.filter((b) => !ids.has(b.containerId));
-      t.explicit = t.explicit.filter((x) => !ids.has(x.containerId));
+      t.blocks = t.blocks.filter((b) => !ids.has(b[1]));
+      t.explicit = t.explicit.filter((x) => !ids.has(x[1]));
       writeTable(dataDir, t);
     },
   };
