@@ -95,12 +95,15 @@ export function withoutRows<R>(rows: R[], drop: (r: R) => boolean): R[] {
 
 const isId = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v < 0x1_0000_0000 && v % 1 === 0;
 
+// Plain loops with the checks written out: these run cold over every row on every ADD and DEL.
 function badBlocks(rows: unknown[]): number {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
     if (!Array.isArray(r) || r.length !== 7) return i;
-    if (typeof r[0] !== 'string' || r[0] === '' || typeof r[1] !== 'string' || r[1] === '' || typeof r[2] !== 'string' || r[2] === '' || typeof r[3] !== 'string') return i;
-    if (!isId(r[4]) || !isId(r[5]) || r[5] === 0 || typeof r[6] !== 'number') return i;
+    const [n, c, f, p, h, z, at] = r;
+    if (typeof n !== 'string' || n === '' || typeof c !== 'string' || c === '' || typeof f !== 'string' || f === '' || typeof p !== 'string') return i;
+    if (typeof h !== 'number' || !(h >= 0 && h < 0x1_0000_0000) || h % 1 !== 0) return i;
+    if (typeof z !== 'number' || !(z > 0 && z < 0x1_0000_0000) || z % 1 !== 0 || typeof at !== 'number') return i;
   }
   return -1;
 }
@@ -109,10 +112,13 @@ function badExplicit(rows: unknown[]): number {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
     if (!Array.isArray(r) || r.length !== 4) return i;
-    if (typeof r[0] !== 'string' || r[0] === '' || typeof r[1] !== 'string' || r[1] === '' || typeof r[2] !== 'string' || r[2] === '') return i;
-    const ranges = r[3] as unknown[];
+    const [n, c, f, ranges] = r as [unknown, unknown, unknown, unknown[]];
+    if (typeof n !== 'string' || n === '' || typeof c !== 'string' || c === '' || typeof f !== 'string' || f === '') return i;
     if (!Array.isArray(ranges) || ranges.length % 2 !== 0) return i;
-    for (let j = 0; j < ranges.length; j += 2) if (!isId(ranges[j]) || !isId(ranges[j + 1]) || ranges[j + 1] === 0) return i;
+    for (let j = 0; j < ranges.length; j++) {
+      const v = ranges[j];
+      if (typeof v !== 'number' || !(v >= (j % 2) && v < 0x1_0000_0000) || v % 1 !== 0) return i; // sizes (odd j) > 0
+    }
   }
   return -1;
 }

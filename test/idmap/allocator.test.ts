@@ -117,6 +117,10 @@ for (const [what, content] of [
   ['wrong shape', '{"version":1,"blocks":[{"hostID":"x"}]}'],
   ['empty', ''],
   ['missing', undefined],
+  ['version 2, a block of size 0', '{"version":2,"blocks":[["n1","a","eth0","p",65536000,0,0]],"explicit":[]}'],
+  ['version 2, an explicit range with a string', '{"version":2,"blocks":[],"explicit":[["n1","s","eth0",[1,"x"]]]}'],
+  ['version 2, no explicit array', '{"version":2,"blocks":[]}'],
+  ['version 3', '{"version":3,"blocks":[],"explicit":[]}'],
 ] as const) {
   test(`${what} table: rebuilt from the records with a warning, no block a record holds is handed out`, () =>
     withTempDir(async (dir) => {
