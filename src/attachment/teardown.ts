@@ -128,14 +128,6 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   }
 
   await failpoint('del-after-unpin');
-  if (errors.length === 0) {
-    try {
-      await releaseAllocation(rec, ctx); // the id block, once nothing uses it any more
-    } catch (err) {
-      errors.push(asCniError(err));
-    }
-  }
-
   if (errors.length > 0) {
     ctx.log.error('teardown-incomplete', { errors: errors.map((e) => e.message) });
     const first = errors[0]!;
@@ -148,4 +140,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   await failpoint('del-before-record-delete');
   dropPinHolderOf(ctx, rec); // (a record of an earlier boot, which took no part in the unpin)
   ctx.store.delete(ctx.key);
+  // The ids last, once no record names them: killed in between, the allocation table keeps an
+  // orphan entry (released by DEL, GC or a full pool), never a record whose ids went to another.
+  await releaseAllocation(rec, ctx);
 }

@@ -2,6 +2,7 @@
 // the operator commands list, inspect, oci, exec. Each command is loaded lazily, like the
 // CNI verbs. Errors are one line on stderr; usage errors exit 2, failures 1.
 import { aboutText } from '../cni/about';
+import { writeAll } from '../cni/output';
 import { OperatorError } from './fail';
 import { HELP, mainHelp } from './help';
 
@@ -22,8 +23,9 @@ function wantsHelp(argv: string[]): boolean {
 }
 
 export async function runOperatorCli(argv: string[]): Promise<number> {
-  const out: Out = (s) => process.stdout.write(s);
-  const err: Out = (s) => process.stderr.write(s);
+  // Synchronous: main exits right after, and `list --json` of thousands of records is megabytes.
+  const out: Out = (s) => writeAll(s, 1);
+  const err: Out = (s) => writeAll(s, 2);
   if (argv.length === 0) {
     err(aboutText()); // what Go plugins print when run by hand
     return 0;

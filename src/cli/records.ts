@@ -24,10 +24,22 @@ export function loadRecords(dataDir: string): Loaded {
   return out;
 }
 
+function recordsOf(dataDir: string, containerId: string): Found[] {
+  const store = openStore(dataDir);
+  const out: Found[] = [];
+  for (const key of store.keys()) {
+    if (key.containerId !== containerId) continue;
+    const record = store.get(key);
+    if (record !== undefined && !isCorrupt(record)) out.push({ key, record });
+  }
+  return out;
+}
+
 /** Records matching `target`; throws a one-line error when there is none. */
 export function findRecords(dataDir: string, target: string): Found[] {
-  const { records } = loadRecords(dataDir);
   const byPath = target.startsWith('/');
+  // A container id is in the file names: read only its records. A netns path is inside them.
+  const records = byPath ? loadRecords(dataDir).records : recordsOf(dataDir, target);
   const hits = records.filter((f) => (byPath ? f.record.netns.path === target : f.record.containerId === target));
   if (hits.length === 0) {
     throw new OperatorError(`no attachment with ${byPath ? 'netns path' : 'container id'} ${JSON.stringify(target)} in ${dataDir} (records live in the network config's "dataDir"; see --data-dir)`);

@@ -3,7 +3,12 @@
 import { writeSync } from 'node:fs';
 
 export function writeDocument(doc: unknown, fd = 1): void {
-  const data = Buffer.from(JSON.stringify(doc) + '\n');
+  writeAll(JSON.stringify(doc) + '\n', fd);
+}
+
+/** All of `text`, synchronously (process.stdout.write to a pipe is lost past ~64 KiB at exit). */
+export function writeAll(text: string, fd = 1): void {
+  const data = Buffer.from(text);
   let off = 0;
   while (off < data.length) {
     try {

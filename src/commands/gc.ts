@@ -43,7 +43,9 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   const store = openStore(inv.conf.dataDir);
   const errors: CniError[] = [];
 
-  for (const { key } of store.list()) {
+  // Names only: a record is read (under its lock) only when it is released, and the
+  // allocation table lock is never held while the records are walked.
+  for (const key of store.keys()) {
     if (key.network !== inv.conf.name || valid.has(`${key.containerId}\0${key.ifname}`)) continue;
     const ctx = contextFor(inv, key, log, store);
     try {
@@ -65,7 +67,8 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   } catch (err) {
     errors.push(asCniError(err));
   }
-  sweepTempFiles(store.recordsDir);
+  sweepTempFiles(store.tempDir);
+  sweepTempFiles(store.recordsDir); // where versions before records-tmp/ left theirs
   try {
     const locks = await store.sweepLocks();
     if (locks > 0) log.info('gc-lock-files-removed', { count: locks });

@@ -1,30 +1,37 @@
 // The id allocator: one block per created user namespace, lowest free first, recorded in
-// <dataDir>/allocations.json under <dataDir>/allocations.lock. The lock is held only for
-// the table update (milliseconds), never while namespaces are made or delegates run.
+// <dataDir>/allocations.json (allocation-file.ts) under <dataDir>/allocations.lock. The table
+// also holds the host ranges of explicit mappings, so ADD, DEL and CHECK never read another
+// attachment's record: their cost does not grow with the number of attachments. The lock is
+// held only for one read-modify-write of the table (a few ms at 5000 entries), never while
+// records are scanned, namespaces are made or delegates run.
 //
-// Crash safety, in order of events on ADD:
-//   1. table updated (this block -> this attachment), durably;
-//   2. the record is saved with `allocation` (add.ts, right after resolveMapping);
-//   3. namespaces are created.
-// Killed after 1 and before 2: the table holds a block for an attachment with no record.
-// A retried ADD gets the same block back; otherwise the next allocation drops it once it
-// can take that attachment's lock (no ADD in flight) and still finds no record.
-// On teardown the block is released before the record is deleted; killed in between, the
-// record still names it and every allocation re-reads the records, so it is not reused
-// until the next DEL or GC finishes.
+// Invariant: every record's ids are in the table (the table is a superset of the records).
+//   ADD:      table entry written durably, then the record is saved, then namespaces made.
+//   teardown: the record is deleted, then the entry released (attachment/teardown.ts).
+// Killed in between, the table holds an entry with no record (an orphan): a retried ADD of
+// that attachment gets the same block back, a DEL without record releases it by key, GC
+// drops it, and a full pool drops it before answering "exhausted" - each only once it can
+// take that attachment's lock (no ADD in flight) and still finds no record.
+// A missing, damaged or version-1 table is rebuilt from the records, each read once: the
+// scan runs outside the lock, and is used only if the table is still unusable once locked
+// (any holder added meanwhile had to write a valid table first, which we then see).
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { AllocatorConfig } from '../config/netconf';
 import type { AttachmentRecord, AllocationRef } from '../generated/types';
+import type { IdMappings } from '../ns';
 import type { Logger } from '../log/logger';
 import { ensurePrivateDir } from '../state/atomic-file';
 import { withLock } from '../state/lock';
 import type { AttachmentKey } from '../state/names';
 import type { RecordStore } from '../state/record-store';
-import { TABLE_LOCK, readTable, writeTable, type AllocationTable, type BlockEntry } from './allocation-file';
+import {
+  TABLE_FILE, TABLE_LOCK, blockEntry, keyId, mappingRanges, rangeSpans, readTable, rowIs, rowKey, withoutRows, writeTable,
+  type AllocationTable, type BlockEntry, type BlockRow,
+} from './allocation-file';
 import type { Pool } from './pool';
 import { lowestFreeBlock, type Span } from './ranges';
-import { keyId, recordHolds, showKey, type RecordHolds } from './record-holds';
+import { recordHolds, showKey } from './record-holds';
 
 export interface AllocatorEnv {
   dataDir: string;
@@ -47,195 +54,250 @@ export async function underTableLock<T>(env: AllocatorEnv, fn: () => Promise<T> 
   }
 }
 
-/** The table as stored, or rebuilt from the records (with a warning) when missing or damaged. */
-function loadTable(env: AllocatorEnv, holds: () => RecordHolds): { table: AllocationTable; rebuilt: boolean } {
-  const read = readTable(env.dataDir);
-  if (read.table) return { table: read.table, rebuilt: false };
-  const h = holds();
-  const now = new Date().toISOString();
-  const table: AllocationTable = { version: 1, blocks: h.blocks.map((b) => ({ ...b, at: now })) };
-  // A missing table with nothing to rebuild is just the first use of this data dir.
-  if (read.problem !== 'missing' || table.blocks.length > 0) {
-    env.log.error('allocations-rebuilt', {
-      warning: `allocation table ${join(env.dataDir, 'allocations.json')} ${read.problem}: rebuilt from ${h.keys.size} records`,
-      blocks: table.blocks.length,
-      corruptRecords: h.corrupt,
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const keyOf = (k: AttachmentKey): AttachmentKey => ({ network: k.network, containerId: k.containerId, ifname: k.ifname });
+
+/** The table the records describe, each record read once. Linear. */
+export function tableFromRecords(store: RecordStore<AttachmentRecord>): { table: AllocationTable; records: number; corrupt: string[] } {
+  const h = recordHolds(store);
+  const at = nowSeconds();
+  const table: AllocationTable = {
+    blocks: h.blocks.map((b): BlockRow => [b.network, b.containerId, b.ifname, b.pool, b.hostID, b.size, at]).sort((a, b) => a[4] - b[4]),
+    explicit: h.explicit.map((x) => [x.key.network, x.key.containerId, x.key.ifname, x.ranges]),
+  };
+  return { table, records: h.keys.size, corrupt: h.corrupt };
+}
+
+/** `rebuilt` plus the blocks of a version-1 table it lacks (orphans a retried ADD may reuse). Linear. */
+export function withLegacyBlocks(rebuilt: AllocationTable, legacy: readonly BlockRow[]): AllocationTable {
+  const id = (r: BlockRow) => `${keyId(rowKey(r))}@${r[4]}`;
+  const have = new Set(rebuilt.blocks.map(id));
+  const extra = legacy.filter((r) => !have.has(id(r)));
+  return { blocks: [...rebuilt.blocks, ...extra].sort((a, b) => a[4] - b[4]), explicit: [...rebuilt.explicit] };
+}
+
+interface Update<T> {
+  value: T;
+  changed: boolean;
+}
+
+/**
+ * One read-modify-write of the table under its lock. `fn` may mutate the table and says
+ * whether it did. A table that cannot be used is rebuilt (see the header), then `fn` runs.
+ */
+export async function updateTable<T>(env: AllocatorEnv, fn: (table: AllocationTable) => Update<T> | Promise<Update<T>>): Promise<T> {
+  let scan: ReturnType<typeof tableFromRecords> | undefined;
+  for (;;) {
+    const out = await underTableLock(env, async () => {
+      const held = env.log.step('allocation-table-locked'); // how long others wait on us
+      try {
+        const read = readTable(env.dataDir);
+        let table = read.table;
+        if (!table) {
+          if (!scan) return undefined; // scan the records outside the lock, then come back
+          table = withLegacyBlocks(scan.table, read.legacy ?? []);
+          // A missing table with nothing to rebuild is just the first use of this data dir.
+          if (read.problem !== 'missing' || table.blocks.length + table.explicit.length > 0) {
+            env.log.error('allocations-rebuilt', {
+              warning: `allocation table ${join(env.dataDir, TABLE_FILE)} ${read.problem}: rebuilt from ${scan.records} records`,
+              blocks: table.blocks.length,
+              explicit: table.explicit.length,
+              corruptRecords: scan.corrupt,
+            });
+          }
+          const r = await fn(table);
+          writeTable(env.dataDir, table);
+          return { value: r.value };
+        }
+        const r = await fn(table);
+        if (r.changed) writeTable(env.dataDir, table);
+        return { value: r.value };
+      } finally {
+        held();
+      }
     });
+    if (out) return out.value;
+    scan = tableFromRecords(env.store);
   }
-  return { table, rebuilt: true };
-}
-
-const sameKey = (a: AttachmentKey, b: AttachmentKey) => a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
-
-/** Table entries whose attachment has no record, no ADD in flight and still no record once locked. */
-async function dropOrphans(env: AllocatorEnv, table: AllocationTable, holds: RecordHolds, self: AttachmentKey): Promise<number> {
-  let dropped = 0;
-  for (const e of [...table.blocks]) {
-    if (sameKey(e, self) || holds.keys.has(keyId(e))) continue;
-    try {
-      // timeoutMs 0: one try. An ADD or DEL holding it may be waiting for our table lock.
-      await withLock(env.store.lockFor(e), { timeoutMs: 0 }, (lock) => {
-        if (env.store.get(e) !== undefined) return;
-        table.blocks.splice(table.blocks.indexOf(e), 1);
-        lock.removeOnRelease();
-        dropped++;
-        env.log.error('allocation-orphan-dropped', { warning: `block ${e.hostID}+${e.size} of ${showKey(e)} had no record (interrupted ADD): released` });
-      });
-    } catch (err) {
-      if (!(err instanceof CniError && err.code === ErrorCode.TryAgainLater)) throw err;
-    }
-  }
-  return dropped;
-}
-
-/** Blocks a record names that the table lost: put back (see the crash notes above). */
-function restoreFromRecords(env: AllocatorEnv, table: AllocationTable, holds: RecordHolds): number {
-  let restored = 0;
-  for (const b of holds.blocks) {
-    if (table.blocks.some((e) => sameKey(e, b) && e.hostID === b.hostID)) continue;
-    table.blocks.push({ network: b.network, containerId: b.containerId, ifname: b.ifname, pool: b.pool, hostID: b.hostID, size: b.size, at: new Date().toISOString() });
-    restored++;
-    env.log.error('allocation-restored', { warning: `record of ${showKey(b)} names block ${b.hostID}+${b.size} missing from the table: kept reserved` });
-  }
-  return restored;
 }
 
 export interface Allocation extends AllocationRef {
   reused: boolean;
 }
 
+function exhausted(pool: Pool): CniError {
+  return new CniError(
+    ErrorCode.PoolExhausted,
+    `allocator: ${pool.description} is exhausted: all ${pool.blocks} blocks of ${pool.blockSize} ids (${pool.blocks * pool.blockSize} ids) are in use`,
+    { details: 'DEL unused attachments, or enlarge the pool (allocator.count/size, or the subidOwner entries)' },
+  );
+}
+
 /** Hands `key` the lowest free block of `pool` and records it durably before returning. */
 export async function allocateBlock(env: AllocatorEnv, key: AttachmentKey, pool: Pool): Promise<Allocation> {
-  return underTableLock(env, async () => {
-    const held = env.log.step('allocation-table-locked'); // how long others wait on us
-    try {
-      return await allocateLocked(env, key, pool);
-    } finally {
-      held();
-    }
-  });
-}
-
-async function allocateLocked(env: AllocatorEnv, key: AttachmentKey, pool: Pool): Promise<Allocation> {
-  {
-    const holds = recordHolds(env.store);
-    const { table, rebuilt } = loadTable(env, () => holds);
-    let changed = rebuilt;
-    changed = restoreFromRecords(env, table, holds) > 0 || changed;
-
-    // A retried ADD (killed before its record was saved) gets its block back.
-    const own = table.blocks.find((e) => sameKey(e, key));
-    if (own && own.size === pool.blockSize && fitsPool(own, pool)) {
-      if (changed) writeTable(env.dataDir, table);
-      return { pool: pool.id, hostID: own.hostID, size: own.size, reused: true };
-    }
-    if (own) table.blocks.splice(table.blocks.indexOf(own), 1); // config changed since: take a new one
-
-    let hostID = lowestFreeBlock(pool.spans, taken(table, holds, key), pool.blockSize);
-    // Orphans (a plugin killed mid-ADD) are rare, and every ADD in flight looks like one for
-    // a moment: only when the pool is full is it worth a lock attempt per entry.
-    if (hostID === undefined && (await dropOrphans(env, table, holds, key)) > 0) {
-      changed = true;
-      hostID = lowestFreeBlock(pool.spans, taken(table, holds, key), pool.blockSize);
-    }
-    if (hostID === undefined) {
-      if (changed) writeTable(env.dataDir, table);
-      throw new CniError(
-        ErrorCode.PoolExhausted,
-        `allocator: ${pool.description} is exhausted: all ${pool.blocks} blocks of ${pool.blockSize} ids (${pool.blocks * pool.blockSize} ids) are in use`,
-        { details: 'DEL unused attachments, or enlarge the pool (allocator.count/size, or the subidOwner entries)' },
-      );
-    }
-    const entry: BlockEntry = { ...key, pool: pool.id, hostID, size: pool.blockSize, at: new Date().toISOString() };
-    table.blocks.push(entry);
-    writeTable(env.dataDir, table);
-    return { pool: pool.id, hostID, size: pool.blockSize, reused: false };
+  const first = await updateTable(env, (t) => allocateIn(t, key, pool));
+  if (first) return first;
+  // Orphans (a plugin killed mid-ADD or mid-DEL) are rare, and every ADD in flight looks like
+  // one for a moment: only when the pool is full is it worth a sweep.
+  if ((await sweepOrphanAllocations(env, key)) > 0) {
+    const again = await updateTable(env, (t) => allocateIn(t, key, pool));
+    if (again) return again;
   }
+  throw exhausted(pool);
 }
 
-function fitsPool(e: BlockEntry, pool: Pool): boolean {
-  return e.hostID % pool.blockSize === 0 && pool.spans.some((s) => e.hostID >= s.start && e.hostID + e.size <= s.end);
+function allocateIn(t: AllocationTable, key: AttachmentKey, pool: Pool): Update<Allocation | undefined> {
+  let changed = false;
+  // This attachment now uses the allocator: an explicit entry of an interrupted ADD goes.
+  const nx = t.explicit.length;
+  t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
+  changed = t.explicit.length !== nx;
+  // A retried ADD (killed before its record was saved) gets its block back.
+  const at = t.blocks.findIndex((r) => rowIs(r, key));
+  const own = at >= 0 ? t.blocks[at] : undefined;
+  if (own && own[5] === pool.blockSize && fitsPool(own, pool)) {
+    return { value: { pool: pool.id, hostID: own[4], size: own[5], reused: true }, changed };
+  }
+  if (own) {
+    t.blocks.splice(at, 1); // config changed since: take a new one
+    changed = true;
+  }
+  const hostID = lowestFreeBlock(pool.spans, taken(t, key), pool.blockSize);
+  if (hostID === undefined) return { value: undefined, changed };
+  let i = t.blocks.length; // keep the rows sorted by hostID
+  while (i > 0 && t.blocks[i - 1]![4] > hostID) i--;
+  t.blocks.splice(i, 0, [key.network, key.containerId, key.ifname, pool.id, hostID, pool.blockSize, nowSeconds()]);
+  return { value: { pool: pool.id, hostID, size: pool.blockSize, reused: false }, changed: true };
 }
 
-/** Everything the allocator must keep clear of: table blocks and other attachments' explicit ranges. */
-function taken(table: AllocationTable, holds: RecordHolds, self: AttachmentKey): Span[] {
-  return [
-    ...table.blocks.filter((e) => !sameKey(e, self)).map((e) => ({ start: e.hostID, end: e.hostID + e.size })),
-    ...holds.explicit.filter((x) => !sameKey(x.key, self)).map((x) => x.span),
-  ];
+function fitsPool(r: BlockRow, pool: Pool): boolean {
+  return r[4] % pool.blockSize === 0 && pool.spans.some((s) => r[4] >= s.start && r[4] + r[5] <= s.end);
 }
 
-/** Frees the block `rec` holds. Only that attachment's entry for that block goes. */
-export async function releaseBlock(env: AllocatorEnv, rec: AttachmentRecord): Promise<void> {
-  const a = rec.allocation;
-  if (!a) return;
-  const key = { network: rec.network, containerId: rec.containerId, ifname: rec.ifname };
-  await underTableLock(env, () => {
-    let holds: RecordHolds | undefined;
-    const { table, rebuilt } = loadTable(env, () => (holds ??= recordHolds(env.store)));
-    const before = table.blocks.length;
-    table.blocks = table.blocks.filter((e) => !(sameKey(e, key) && e.hostID === a.hostID));
-    if (rebuilt || table.blocks.length !== before) writeTable(env.dataDir, table);
+/** Everything the allocator must keep clear of: other attachments' blocks and explicit ranges. */
+function taken(t: AllocationTable, self: AttachmentKey): Span[] {
+  const out: Span[] = [];
+  for (const r of t.blocks) if (!rowIs(r, self)) out.push({ start: r[4], end: r[4] + r[5] });
+  for (const x of t.explicit) if (!rowIs(x, self)) for (const s of rangeSpans(x[3])) out.push(s);
+  return out;
+}
+
+/** Blocks the allocator gave to attachments other than `self` that overlap `m`'s host ranges. */
+export function blocksOverlapping(t: AllocationTable, self: AttachmentKey, m: IdMappings): BlockEntry[] {
+  const spans = rangeSpans(mappingRanges(m));
+  const out: BlockEntry[] = [];
+  for (const r of t.blocks) {
+    if (rowIs(r, self)) continue;
+    if (spans.some((s) => s.start < r[4] + r[5] && r[4] < s.end)) out.push(blockEntry(r));
+  }
+  return out;
+}
+
+/**
+ * Records `key`'s explicit mapping in the table, so the allocator keeps clear of it. `check`
+ * runs first with the blocks other attachments hold (the overlap refusal), under the same
+ * lock: an allocation running at the same time is either in the table when we look, or sees
+ * our entry.
+ */
+export async function recordExplicit(env: AllocatorEnv, key: AttachmentKey, m: IdMappings, check?: (held: BlockEntry[]) => void): Promise<void> {
+  await updateTable(env, (t) => {
+    check?.(blocksOverlapping(t, key, m));
+    // A block of an interrupted ADD of this attachment (before the config changed) goes.
+    t.blocks = withoutRows(t.blocks, (r) => rowIs(r, key));
+    t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
+    t.explicit.push([key.network, key.containerId, key.ifname, mappingRanges(m)]);
+    return { value: undefined, changed: true };
   });
 }
 
 /**
  * A record that joins another's namespaces (a shared netns) names their block too: the table
- * gets an entry for it, so the block stays taken, without a "restored" warning, until the last
- * record naming it is released. Durable before the joining record is first saved.
+ * gets an entry for it, so the block stays taken until the last record naming it is released.
+ * Durable before the joining record is first saved (the table covers every record).
  */
 export async function shareBlock(env: AllocatorEnv, key: AttachmentKey, a: AllocationRef): Promise<void> {
-  await underTableLock(env, () => {
-    const { table, rebuilt } = loadTable(env, () => recordHolds(env.store));
-    if (table.blocks.some((e) => sameKey(e, key) && e.hostID === a.hostID)) {
-      if (rebuilt) writeTable(env.dataDir, table);
-      return;
-    }
-    table.blocks.push({ ...key, pool: a.pool, hostID: a.hostID, size: a.size, at: new Date().toISOString() });
-    writeTable(env.dataDir, table);
+  await updateTable(env, (t) => {
+    if (t.blocks.some((r) => rowIs(r, key) && r[4] === a.hostID)) return { value: undefined, changed: false };
+    let i = t.blocks.length; // keep the rows sorted by hostID
+    while (i > 0 && t.blocks[i - 1]![4] > a.hostID) i--;
+    t.blocks.splice(i, 0, [key.network, key.containerId, key.ifname, a.pool, a.hostID, a.size, nowSeconds()]);
+    return { value: undefined, changed: true };
   });
 }
 
 /**
- * DEL without a record: an ADD killed after taking its block but before its record's first
- * save leaves only the table entry. The caller holds the attachment's lock.
+ * Frees what `rec` holds: its block (only that attachment's entry for that block), or the
+ * entry of its explicit mapping. Teardown calls it after the record is deleted.
+ */
+export async function releaseBlock(env: AllocatorEnv, rec: AttachmentRecord): Promise<void> {
+  const a = rec.allocation;
+  if (!a && !rec.mappings) return; // adopt mode: nothing in the table
+  const key = keyOf(rec);
+  await updateTable(env, (t) => {
+    const [nb, nx] = [t.blocks.length, t.explicit.length];
+    if (a) t.blocks = withoutRows(t.blocks, (r) => r[4] === a.hostID && rowIs(r, key));
+    else t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
+    return { value: undefined, changed: t.blocks.length !== nb || t.explicit.length !== nx };
+  });
+}
+
+/**
+ * DEL without a record: an ADD killed after its table entry but before its record's first
+ * save, or a teardown killed between deleting the record and releasing. Drops every entry
+ * of `key`. The caller holds the attachment's lock.
  */
 export async function releaseKey(env: AllocatorEnv, key: AttachmentKey): Promise<boolean> {
   const read = readTable(env.dataDir);
-  if (!read.table?.blocks.some((e) => sameKey(e, key))) return false; // the common case: no lock
-  return underTableLock(env, () => {
-    const { table } = loadTable(env, () => recordHolds(env.store));
-    const before = table.blocks.length;
-    table.blocks = table.blocks.filter((e) => !sameKey(e, key));
-    if (table.blocks.length === before) return false;
-    writeTable(env.dataDir, table);
-    return true;
+  const mentions = (t: AllocationTable) => t.blocks.some((r) => rowIs(r, key)) || t.explicit.some((x) => rowIs(x, key));
+  if (read.table && !mentions(read.table)) return false; // the common case: no lock
+  return updateTable(env, (t) => {
+    if (!mentions(t)) return { value: false, changed: false };
+    t.blocks = withoutRows(t.blocks, (r) => rowIs(r, key));
+    t.explicit = withoutRows(t.explicit, (x) => rowIs(x, key));
+    return { value: true, changed: true };
   });
 }
 
 /**
- * GC: drops table entries whose attachment has no record (an ADD killed between the table
- * write and its record's first save). An ADD in flight holds its attachment's lock, so it is
- * never taken for an orphan. Returns how many went.
+ * Drops table entries whose attachment has no record (see the header), except `self`'s.
+ * The record files are listed (names only) and the table read outside the lock; under it,
+ * each suspect is dropped only if its attachment's lock is free (no ADD or DEL in flight)
+ * and it still has no record. Returns how many attachments' entries went. Used by GC.
  */
-export async function sweepOrphanAllocations(env: AllocatorEnv): Promise<number> {
+export async function sweepOrphanAllocations(env: AllocatorEnv, self?: AttachmentKey): Promise<number> {
   const read = readTable(env.dataDir);
-  if (!read.table || read.table.blocks.length === 0) return 0;
-  return underTableLock(env, async () => {
-    const holds = recordHolds(env.store);
-    const { table, rebuilt } = loadTable(env, () => holds);
-    const dropped = await dropOrphans(env, table, holds, { network: '', containerId: '', ifname: '' });
-    if (rebuilt || dropped > 0) writeTable(env.dataDir, table);
-    return dropped;
+  if (!read.table) return 0; // unusable: the next update rebuilds it from the records
+  const present = new Set(env.store.keys().map(keyId));
+  const suspects = new Map<string, AttachmentKey>();
+  for (const r of [...read.table.blocks, ...read.table.explicit]) {
+    const id = keyId(rowKey(r));
+    if (!present.has(id) && !(self && rowIs(r, self))) suspects.set(id, rowKey(r));
+  }
+  if (suspects.size === 0) return 0;
+  return updateTable(env, async (t) => {
+    const dropped = new Set<string>();
+    for (const [id, k] of suspects) {
+      try {
+        // timeoutMs 0: one try. An ADD or DEL holding it may be waiting for our table lock.
+        await withLock(env.store.lockFor(k), { timeoutMs: 0 }, (lock) => {
+          if (env.store.get(k) !== undefined) return;
+          dropped.add(id);
+          lock.removeOnRelease();
+        });
+      } catch (err) {
+        if (!(err instanceof CniError && err.code === ErrorCode.TryAgainLater)) throw err;
+      }
+    }
+    const [nb, nx] = [t.blocks.length, t.explicit.length];
+    if (dropped.size > 0) {
+      t.blocks = withoutRows(t.blocks, (r) => dropped.has(keyId(rowKey(r))));
+      t.explicit = withoutRows(t.explicit, (x) => dropped.has(keyId(rowKey(x))));
+    }
+    for (const id of dropped) {
+      env.log.error('allocation-orphan-dropped', { warning: `ids of ${showKey(suspects.get(id)!)} had no record (interrupted ADD or DEL): released` });
+    }
+    return { value: dropped.size, changed: t.blocks.length !== nb || t.explicit.length !== nx };
   });
-}
-
-/** Blocks the allocator gave to attachments other than `self`: table plus records, read without the lock. */
-export function blocksHeldByOthers(env: AllocatorEnv, self: AttachmentKey): Array<AttachmentKey & { hostID: number; size: number }> {
-  const holds = recordHolds(env.store);
-  const read = readTable(env.dataDir);
-  const all = [...(read.table?.blocks ?? []), ...holds.blocks];
-  return all.filter((b) => !sameKey(b, self));
 }
 
 export function allocatorEnv(conf: { dataDir: string; lockTimeoutMs: number }, store: RecordStore<AttachmentRecord>, log: Logger): AllocatorEnv {

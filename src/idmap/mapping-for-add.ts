@@ -1,11 +1,10 @@
 // The mapping for a create-mode ADD: an explicit one (resolve.ts), else one block from the
-// allocator. The allocation lands in `rec.allocation` and in the allocation table before
-// add.ts journals the record and creates the namespace.
+// allocator. Either lands in the allocation table (an explicit one as its host ranges, so the
+// allocator keeps clear of it) before add.ts journals the record and creates the namespace.
 import type { AttachmentRecord } from '../generated/types';
 import type { IdMappings } from '../ns';
 import type { AttachmentContext } from '../attachment/context';
-import { allocateBlock, allocatorEnv, blocksHeldByOthers, underTableLock } from './allocator';
-import { saveRecord } from '../attachment/context';
+import { allocateBlock, allocatorEnv, recordExplicit } from './allocator';
 import { poolFromConfig } from './pool';
 import { resolveExplicitMapping, type MappingSource } from './resolve';
 import { refuseSharedRanges } from './shared-ranges';
@@ -15,15 +14,11 @@ export async function resolveMapping(ctx: AttachmentContext, rec: AttachmentReco
   const env = allocatorEnv(conf, ctx.store, ctx.log);
   const explicit = resolveExplicitMapping(conf, ctx.inv.env);
   if (explicit) {
-    if (!conf.allocator.allowSharedRanges) {
-      // Under the table lock, and journalled before it is released: an allocation running
-      // at the same time either is in the table when we look, or sees our record's range.
-      await underTableLock(env, () => {
-        refuseSharedRanges(explicit.mappings, explicit.source, blocksHeldByOthers(env, ctx.key));
-        rec.mappings = explicit.mappings;
-        saveRecord(ctx, rec);
-      });
-    }
+    // The overlap check and the table entry in one table update: an allocation running at
+    // the same time either is in the table when we look, or sees our entry.
+    const check = conf.allocator.allowSharedRanges ? undefined : (held: Parameters<typeof refuseSharedRanges>[2]) => refuseSharedRanges(explicit.mappings, explicit.source, held);
+    await recordExplicit(env, ctx.key, explicit.mappings, check);
+    rec.mappings = explicit.mappings;
     return explicit;
   }
   const pool = poolFromConfig(conf.allocator);

@@ -1,12 +1,15 @@
 // What the attachment records say is in use: the allocator's blocks (record.allocation) and
-// the host ranges of explicit mappings. The records are the truth the table is checked
-// against: a block is never handed out while a record names it, even if the table lost it
-// (damaged file, or a crash between releasing the block and deleting the record).
+// the host ranges of explicit mappings. Read only to rebuild a missing, damaged or version-1
+// allocation table (allocator.ts): every record once, linear in their number. The table is
+// kept a superset of the records (ADD writes the table before the record; teardown deletes
+// the record before releasing), so otherwise nothing needs the records' view.
 import type { AttachmentRecord } from '../generated/types';
 import { readFileNoFollow } from '../state/atomic-file';
 import { isCorrupt, type RecordStore } from '../state/record-store';
 import type { AttachmentKey } from '../state/names';
-import type { Span } from './ranges';
+import { keyId, mappingRanges } from './allocation-file';
+
+export { keyId };
 
 export interface HeldBlock extends AttachmentKey {
   pool: string;
@@ -19,13 +22,9 @@ export interface RecordHolds {
   keys: Set<string>;
   blocks: HeldBlock[];
   /** Host ranges of explicit mappings (no allocation), per attachment. */
-  explicit: Array<{ key: AttachmentKey; span: Span }>;
+  explicit: Array<{ key: AttachmentKey; ranges: number[] }>;
   /** Corrupt records, for the log. */
   corrupt: string[];
-}
-
-export function keyId(k: AttachmentKey): string {
-  return JSON.stringify([k.network, k.containerId, k.ifname]);
 }
 
 export function showKey(k: AttachmentKey): string {
@@ -65,10 +64,9 @@ export function recordHolds(store: RecordStore<AttachmentRecord>): RecordHolds {
     if (record.allocation) {
       out.blocks.push({ ...key, ...record.allocation });
     } else if (record.mappings) {
-      for (const r of [...record.mappings.uidMappings, ...(record.mappings.gidMappings ?? [])]) {
-        out.explicit.push({ key, span: { start: r.hostID, end: r.hostID + r.size } });
-      }
+      out.explicit.push({ key, ranges: mappingRanges(record.mappings) });
     }
   }
   return out;
 }
+

@@ -1,10 +1,11 @@
-// Frees the block a record holds. Called by attachment/teardown.ts (and by ADD before its
+// Frees the ids a record holds in the allocation table (its block, or its explicit mapping's
+// entry). Called by attachment/teardown.ts once the record is deleted (and by ADD before its
 // first journal write), so DEL, rollback and GC - every path that tears down - release it.
 import type { AttachmentContext } from '../attachment/context';
 import type { AttachmentRecord } from '../generated/types';
 import { allocatorEnv, releaseBlock } from './allocator';
 
 export async function releaseAllocation(rec: AttachmentRecord, ctx: AttachmentContext): Promise<void> {
-  if (!rec.allocation) return; // explicit mapping or adopt mode: nothing of ours to free
+  if (!rec.allocation && !rec.mappings) return; // adopt mode: nothing in the table
   await releaseBlock(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), rec);
 }

@@ -64,11 +64,15 @@ function at(dirFd: number, name: string): string {
  * file at the target is refused (rename would not follow it, but its presence means
  * someone tampered with a root-only directory).
  */
-export function writeFileAtomic(dir: string, name: string, data: string | Buffer): void {
+export function writeFileAtomic(dir: string, name: string, data: string | Buffer, tempDir?: string): void {
   assertPlainName(name);
   const tmpName = tempNameFor(name);
   assertPlainName(tmpName);
   const dirFd = openDirNoFollow(dir);
+  // `tempDir` (same file system): the temp file is made there, so that finding a writer's
+  // leftovers means listing a few in-flight files, not a directory of thousands of records.
+  const tmpFd = tempDir === undefined ? dirFd : openDirNoFollow(tempDir);
+  const tmpWhere = tempDir ?? dir;
   try {
     const target = at(dirFd, name);
     try {
@@ -81,12 +85,12 @@ export function writeFileAtomic(dir: string, name: string, data: string | Buffer
       if (errCode(err) !== 'ENOENT') throw ioError('cannot stat', path.join(dir, name), err);
     }
 
-    const tmp = at(dirFd, tmpName);
+    const tmp = at(tmpFd, tmpName);
     let fd: number;
     try {
       fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     } catch (err) {
-      throw ioError('cannot create', path.join(dir, tmpName), err);
+      throw ioError('cannot create', path.join(tmpWhere, tmpName), err);
     }
     let renamed = false;
     try {
@@ -108,6 +112,7 @@ export function writeFileAtomic(dir: string, name: string, data: string | Buffer
     }
   } finally {
     fs.closeSync(dirFd);
+    if (tmpFd !== dirFd) fs.closeSync(tmpFd);
   }
 }
 

@@ -6,6 +6,7 @@
 //
 // Layout (dirs 0700, files 0600, all owned by root):
 //   <dataDir>/records/<network>+<containerId>+<ifname>.json
+//   <dataDir>/records-tmp/.<record file name>.<pid>.<random>.tmp   (in-flight writes)
 //   <dataDir>/locks/<network>+<containerId>+<ifname>.lock
 // Separate subdirectories so other state (allocations, caches) can live in dataDir
 // without list() mistaking it for records, and so lock files, which outlive records
@@ -52,15 +53,19 @@ const LOCK_SUFFIX = '.lock';
 
 export class RecordStore<T> {
   readonly recordsDir: string;
+  /** Temp files of record writes: ADD and DEL sweep their own leftovers without listing every record. */
+  readonly tempDir: string;
   readonly locksDir: string;
   readonly #validate: ((x: unknown) => x is T) | undefined;
   // Directory checks done once per store: a plugin run makes a handful of calls, and the
   // directories are root-only, so re-checking each time buys nothing.
   #recordsReady = false;
+  #tempReady = false;
   #locksReady = false;
 
   constructor(readonly dataDir: string, opts: RecordStoreOptions<T> = {}) {
     this.recordsDir = path.join(dataDir, 'records');
+    this.tempDir = path.join(dataDir, 'records-tmp');
     this.locksDir = path.join(dataDir, 'locks');
     this.#validate = opts.validate;
   }
@@ -81,7 +86,11 @@ export class RecordStore<T> {
       ensurePrivateDir(this.recordsDir);
       this.#recordsReady = true;
     }
-    writeFileAtomic(this.recordsDir, name, `${JSON.stringify(record)}\n`);
+    if (!this.#tempReady) {
+      ensurePrivateDir(this.tempDir);
+      this.#tempReady = true;
+    }
+    writeFileAtomic(this.recordsDir, name, `${JSON.stringify(record)}\n`, this.tempDir);
   }
 
   /** The record, undefined when there is none, or a CorruptRecord. I/O errors still throw. */
@@ -104,15 +113,34 @@ export class RecordStore<T> {
    * holding the key's lock: then no live writer of this key can own one.
    */
   sweepTemp(key: AttachmentKey): void {
-    if (!this.#recordsDirExists()) return;
+    if (!this.#recordsDirExists() || !this.#tempDirExists()) return;
     const recordName = keyToFileName(key);
-    for (const name of fs.readdirSync(this.recordsDir)) {
-      if (isTempNameOf(recordName, name)) removeFileDurable(this.recordsDir, name);
+    for (const name of fs.readdirSync(this.tempDir)) {
+      if (isTempNameOf(recordName, name)) removeFileDurable(this.tempDir, name);
     }
   }
 
-  /** Every record in the store, corrupt ones included. Temp and foreign files are skipped. */
+  #tempDirExists(): boolean {
+    if (!this.#tempReady) this.#tempReady = checkPrivateDir(this.tempDir);
+    return this.#tempReady;
+  }
+
+  /** Every record in the store, corrupt ones included, each read once. Temp and foreign files are skipped. */
   list(): ListEntry<T>[] {
+    const out: ListEntry<T>[] = [];
+    for (const { key, name } of this.#names()) {
+      const record = this.#read(name);
+      if (record !== undefined) out.push({ key, record }); // undefined: removed meanwhile
+    }
+    return out;
+  }
+
+  /** The keys that have a record file, from the directory listing alone: no record is read. */
+  keys(): AttachmentKey[] {
+    return this.#names().map((n) => n.key);
+  }
+
+  #names(): Array<{ key: AttachmentKey; name: string }> {
     if (!this.#recordsDirExists()) return [];
     let names: string[];
     try {
@@ -120,13 +148,11 @@ export class RecordStore<T> {
     } catch (err) {
       throw new CniError(ErrorCode.IoFailure, `cannot list ${this.recordsDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
-    const out: ListEntry<T>[] = [];
+    const out: Array<{ key: AttachmentKey; name: string }> = [];
     for (const name of names.sort()) {
       if (isTempName(name)) continue;
       const key = fileNameToKey(name);
-      if (!key) continue;
-      const record = this.#read(name);
-      if (record !== undefined) out.push({ key, record }); // undefined: removed meanwhile
+      if (key) out.push({ key, name });
     }
     return out;
   }

@@ -247,3 +247,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// The cost at scale (other attachments' records in the data dir); BENCH_SCALE=0 skips it.
+if (process.env.BENCH_SCALE !== '0') await import('./scale-bench');

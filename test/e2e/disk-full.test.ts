@@ -57,13 +57,13 @@ test('disk full mid-ADD (allocator): pins, veth and reservation released while f
       assert.is(add.status, 1, add.stdout);
       assert.is(add.json.code, 5, add.stdout);
       assert.match(add.json.msg, /ENOSPC/);
-      assert.ok(isFull(fill), 'still full');
       assert.equal(released(net), emptyHost, 'pins, nsfs mounts, veth and reservation released on a full disk');
-      assert.match(readFileSync(s.logFile, 'utf8'), /"journal-write-skipped"/);
-      // The id block's release needs a table write: it stays with the record for the next DEL.
+      assert.match(readFileSync(s.logFile, 'utf8'), /"journal-write-skipped"/, 'the rollback ran on a full disk');
+      // The record goes first (an unlink needs no space), the id block last: its table write
+      // may find the page the record freed, or fail and leave an orphan entry for the next DEL.
       const l = leftovers(net);
-      assert.is(l.records.length, 1);
-      assert.is(l.blocks.length, 1);
+      assert.is(l.records.length, 0);
+      assert.ok(l.blocks.length <= 1, JSON.stringify(l.blocks));
 
       rmSync(fill); // space returns
       const del = net.run('DEL', a, s.conf(true), { ...s.env, CNI_NETNS: '' });
@@ -101,8 +101,8 @@ test('DEL with the data dir full: delegates and pins released at once, the rest 
       sh('sh', ['-c', `cat /dev/zero > ${fill} 2>/dev/null; true`]);
       assert.ok(isFull(fill));
       const del = net.run('DEL', a, s.conf(false), s.env);
-      assert.is(del.status, 1, 'the id block could not be released yet: the runtime will DEL again');
-      assert.is(del.json.code, 5, del.stdout);
+      // Done, or (when the table write found no space) code 5: the runtime DELs again.
+      assert.ok(del.status === 0 || del.json?.code === 5, del.stdout);
       assert.equal(released(net), emptyHost, 'pins, veth and reservation released on a full disk');
       rmSync(fill);
       const again = net.run('DEL', a, s.conf(false), s.env);

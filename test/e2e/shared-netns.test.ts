@@ -115,7 +115,7 @@ test('a joined netns keeps its id block taken until the last attachment goes (al
     };
     const confA = withPool(netA);
     const confB = withPool(netB);
-    const table = () => JSON.parse(readFileSync(join(dataDir, 'allocations.json'), 'utf8')).blocks.map((b: any) => `${b.network}:${b.hostID}`).sort();
+    const table = () => JSON.parse(readFileSync(join(dataDir, 'allocations.json'), 'utf8')).blocks.map((b: any) => `${b[0]}:${b[4]}`).sort();
     const att = netA.attachment();
     const cid = uniqueName('uxc');
     assert.is(run(netA, 'ADD', cid, att.netnsPin, confA, 'eth0').status, 0);

@@ -1,15 +1,19 @@
 // The allocator against a real data dir and record store, in process: lowest-first, reuse
-// on retry, release, exhaustion, damaged tables rebuilt from records, orphans, restores.
+// on retry, release, exhaustion, damaged and version-1 tables rebuilt from records (linear,
+// outside the lock), explicit-mapping entries, orphans.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
 import type { AttachmentRecord } from '../../src/generated/types';
-import { allocateBlock, blocksHeldByOthers, releaseBlock, type AllocatorEnv } from '../../src/idmap/allocator';
-import { readTable } from '../../src/idmap/allocation-file';
+import {
+  allocateBlock, blocksOverlapping, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv,
+} from '../../src/idmap/allocator';
+import { blockEntry, blockRow, explicitEntry, readTable, type BlockEntry } from '../../src/idmap/allocation-file';
 import { poolFromConfig, type Pool } from '../../src/idmap/pool';
 import { refuseSharedRanges } from '../../src/idmap/shared-ranges';
 import type { Logger } from '../../src/log/logger';
@@ -47,14 +51,30 @@ async function add(env: AllocatorEnv, c: string, pool: Pool): Promise<number> {
   return a.hostID;
 }
 
+/** As teardown does: the record goes first, then its ids. */
 async function del(env: AllocatorEnv, c: string): Promise<void> {
   const rec = env.store.get(key(c)) as AttachmentRecord;
-  await releaseBlock(env, rec);
   env.store.delete(key(c));
+  await releaseBlock(env, rec);
+}
+
+/** Explicit mapping, as ADD does: table entry (with the overlap check), then the record. */
+async function addExplicit(env: AllocatorEnv, c: string, hostID: number, size: number, refuse = true): Promise<void> {
+  const r = { containerID: 0, hostID, size };
+  const m = { uidMappings: [r], gidMappings: [{ ...r }] };
+  await recordExplicit(env, key(c), m, refuse ? (held) => refuseSharedRanges(m, 'cniArgs', held) : undefined);
+  env.store.put(key(c), record(key(c), { mappings: m }));
+}
+
+/** Is the table lock free right now? (flock(1) in another process: synchronous, same lock.) */
+function tryTableLock(dir: string): boolean {
+  return spawnSync('flock', ['-n', path.join(dir, 'allocations.lock'), 'true']).status === 0;
 }
 
 const pool4 = () => poolFromConfig({ ...DEFAULTS.allocator, start: START, count: 4 });
-const tableIds = (dir: string) => readTable(dir).table!.blocks.map((b) => [b.containerId, b.hostID]);
+const blocksOf = (dir: string) => readTable(dir).table!.blocks.map(blockEntry);
+const explicitOf = (dir: string) => readTable(dir).table!.explicit.map(explicitEntry);
+const tableIds = (dir: string) => blocksOf(dir).map((b) => [b.containerId, b.hostID]);
 
 test('lowest free block first; released blocks come back lowest-first', () =>
   withTempDir(async (dir) => {
@@ -97,6 +117,10 @@ for (const [what, content] of [
   ['wrong shape', '{"version":1,"blocks":[{"hostID":"x"}]}'],
   ['empty', ''],
   ['missing', undefined],
+  ['version 2, a block of size 0', '{"version":2,"blocks":[["n1","a","eth0","p",65536000,0,0]],"explicit":[]}'],
+  ['version 2, an explicit range with a string', '{"version":2,"blocks":[],"explicit":[["n1","s","eth0",[1,"x"]]]}'],
+  ['version 2, no explicit array', '{"version":2,"blocks":[]}'],
+  ['version 3', '{"version":3,"blocks":[],"explicit":[]}'],
 ] as const) {
   test(`${what} table: rebuilt from the records with a warning, no block a record holds is handed out`, () =>
     withTempDir(async (dir) => {
@@ -127,16 +151,14 @@ test('a corrupt record still holds the block its text names', () =>
     assert.is(await add(env, 'b', p), START + B);
   }));
 
-test('a record whose block the table lost (crash between release and record delete) keeps it reserved', () =>
+test('teardown killed between record delete and release: an orphan entry, never a record whose block went to another', () =>
   withTempDir(async (dir) => {
     const env = envFor(dir);
     const p = pool4();
     await add(env, 'a', p);
-    await releaseBlock(env, env.store.get(key('a')) as AttachmentRecord); // ... and killed before store.delete
-    assert.equal(readTable(dir).table!.blocks, []);
-    assert.is(await add(env, 'b', p), START + B);
-    assert.ok(env.log.events.includes('allocation-restored'));
-    await del(env, 'a'); // the retried DEL finishes
+    env.store.delete(key('a')); // ... and killed before releaseBlock
+    assert.is(await add(env, 'b', p), START + B, 'the orphan still holds its block');
+    assert.is(await releaseKey(env, key('a')), true, 'DEL without a record releases it by key');
     assert.is(await add(env, 'c', p), START);
   }));
 
@@ -166,18 +188,114 @@ test('release removes only that attachment\'s entry for that block', () =>
     await releaseBlock(env, record(key('x'), {})); // no allocation: nothing to do
   }));
 
-test('explicit ranges of live records are avoided; explicit overlap with a block is refused naming both', () =>
+test('explicit mappings are table entries: avoided by the allocator, overlap with a block refused naming both, released on teardown', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir);
+    const p = pool4();
+    await addExplicit(env, 'static', START, 10);
+    assert.equal(explicitOf(dir).map((x) => [x.containerId, x.ranges]), [['static', [START, 10]]], 'uid and gid range, once');
+    assert.is(await add(env, 'a', p), START + B);
+    const m = { uidMappings: [{ containerID: 0, hostID: START + B + 5, size: 1 }], gidMappings: [{ containerID: 0, hostID: 7, size: 1 }] };
+    const e = await expectCniError(ErrorCode.MappingInvalid, () => recordExplicit(env, key('new'), m, (held) => refuseSharedRanges(m, 'cniArgs', held)));
+    assert.match(e.message, 'CNI_ARGS USERNS_UID_MAP/USERNS_GID_MAP: uidMappings[0] (containerID 0, hostID 65601541, size 1)');
+    assert.match(e.message, `${START + B}-${START + 2 * B - 1}, the block the allocator gave to attachment n1/a/eth0`);
+    assert.is(readTable(dir).table!.explicit.length, 1, 'a refused mapping leaves no entry');
+    refuseSharedRanges(m, 'cniArgs', blocksOverlapping(readTable(dir).table!, key('a'), m)); // its own block: fine
+    // allowSharedRanges: no check, but the entry is still made so the allocator keeps clear.
+    await addExplicit(env, 'shared', START + 2 * B, B, false);
+    assert.is(await add(env, 'b', p), START + 3 * B);
+    await del(env, 'static');
+    assert.equal(explicitOf(dir).map((x) => x.containerId), ['shared']);
+    assert.is(await add(env, 'c', p), START, 'released with its record');
+  }));
+
+test('a version-1 table is upgraded by a rebuild: explicit ranges from the records, its blocks kept, never misread', () =>
   withTempDir(async (dir) => {
     const env = envFor(dir);
     const p = pool4();
     const range = { containerID: 0, hostID: START, size: 10 };
+    // Records of an older version: one explicit mapping (never in a v1 table), one block.
     env.store.put(key('static'), record(key('static'), { mappings: { uidMappings: [range], gidMappings: [range] } }));
-    assert.is(await add(env, 'a', p), START + B);
-    const m = { uidMappings: [{ containerID: 0, hostID: START + B + 5, size: 1 }], gidMappings: [{ containerID: 0, hostID: 7, size: 1 }] };
-    const e = await expectCniError(ErrorCode.MappingInvalid, () => refuseSharedRanges(m, 'cniArgs', blocksHeldByOthers(env, key('new'))));
-    assert.match(e.message, 'CNI_ARGS USERNS_UID_MAP/USERNS_GID_MAP: uidMappings[0] (containerID 0, hostID 65601541, size 1)');
-    assert.match(e.message, `${START + B}-${START + 2 * B - 1}, the block the allocator gave to attachment n1/a/eth0`);
-    refuseSharedRanges(m, 'cniArgs', blocksHeldByOthers(env, key('a'))); // its own block: fine
+    env.store.put(key('a'), record(key('a'), { allocation: { pool: p.id, hostID: START + B, size: B } }));
+    const v1 = (c: string, hostID: number) => ({ network: 'n1', containerId: c, ifname: 'eth0', pool: p.id, hostID, size: B, at: '2026-01-01T00:00:00.000Z' });
+    fs.writeFileSync(path.join(dir, 'allocations.json'), JSON.stringify({ version: 1, blocks: [v1('a', START + B), v1('ghost', START + 2 * B)] }));
+    assert.is(await add(env, 'b', p), START + 3 * B, 'not START (explicit), START+B (record), START+2B (v1 entry of an interrupted ADD)');
+    assert.ok(env.log.events.includes('allocations-rebuilt'));
+    assert.is(JSON.parse(fs.readFileSync(path.join(dir, 'allocations.json'), 'utf8')).version, 2);
+    assert.equal(tableIds(dir), [['a', START + B], ['ghost', START + 2 * B], ['b', START + 3 * B]]);
+    assert.equal(explicitOf(dir).map((x) => x.containerId), ['static']);
+  }));
+
+test('orphan entries (no record): GC\'s sweep drops blocks and explicit entries, not those of an ADD in flight', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir);
+    const p = pool4();
+    await add(env, 'kept', p);
+    await allocateBlock(env, key('ghost'), p); // killed before its record
+    await recordExplicit(env, key('ghost2'), { uidMappings: [{ containerID: 0, hostID: 5, size: 1 }], gidMappings: [{ containerID: 0, hostID: 5, size: 1 }] });
+    await allocateBlock(env, key('inflight'), p);
+    await withLock(env.store.lockFor(key('inflight')), { timeoutMs: 1000 }, async () => {
+      assert.is(await sweepOrphanAllocations(env), 2);
+    });
+    assert.equal(blocksOf(dir).map((x) => x.containerId).sort(), ['inflight', 'kept']);
+    assert.equal(explicitOf(dir), []);
+    assert.is(env.log.events.filter((e) => e === 'allocation-orphan-dropped').length, 2);
+    assert.is(await sweepOrphanAllocations(env), 1, 'inflight, once its lock is free');
+  }));
+
+test('rebuild: each record read once, outside the table lock; the merge is linear', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir);
+    const p = poolFromConfig({ ...DEFAULTS.allocator, start: START, count: 64 });
+    for (let i = 0; i < 20; i++) await add(env, `c${i}`, p);
+    fs.rmSync(path.join(dir, 'allocations.json'));
+    const store = env.store;
+    let lists = 0;
+    let gets = 0;
+    const lockFree: boolean[] = [];
+    env.store = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'list') {
+          return () => {
+            lists++;
+            // The table lock must be free while the records are read (flock: one holder per open file).
+            lockFree.push(tryTableLock(dir));
+            return target.list();
+          };
+        }
+        if (prop === 'get') return (k: AttachmentKey) => (gets++, target.get(k));
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    assert.is(await add(env, 'new', p), START + 20 * B);
+    assert.equal([lists, gets, lockFree], [1, 0, [true]]);
+    assert.is(readTable(dir).table!.blocks.length, 21);
+    // Merging a version-1 table into a rebuild: 20000 x 20000 would take seconds if quadratic.
+    const many = (n: number, off: number): BlockEntry[] => Array.from({ length: n }, (_, i) => ({ network: 'n', containerId: `c${i + off}`, ifname: 'eth0', pool: 'p', hostID: (i + off) * B, size: B, at: 0 }));
+    const t0 = performance.now();
+    const merged = withLegacyBlocks({ blocks: many(20000, 0).map(blockRow), explicit: [] }, many(20000, 10000).map(blockRow));
+    assert.is(merged.blocks.length, 30000);
+    assert.ok(performance.now() - t0 < 500, `merge took ${performance.now() - t0} ms`);
+  }));
+
+test('an update that is not a rebuild reads no record', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir);
+    const p = pool4();
+    await add(env, 'a', p);
+    const store = env.store;
+    env.store = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'list' || prop === 'get') return () => assert.unreachable(`store.${String(prop)} called`);
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const b = await allocateBlock(env, key('b'), p);
+    await addExplicit(env, 'x', 1, 1).catch(() => {}); // put() is allowed, list()/get() are not
+    await releaseBlock(env, record(key('b'), { allocation: { pool: b.pool, hostID: b.hostID, size: b.size } }));
+    assert.is(await updateTable(env, (t) => ({ value: t.blocks.length, changed: false })), 1);
   }));
 
 test('allocation cost (40 sequential allocations + releases)', () =>

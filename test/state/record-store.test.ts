@@ -210,10 +210,10 @@ test('sweepTemp matches its own key exactly: ifname eth0 never takes eth0.json.x
     const mine = `.${path.basename(store.fileFor(k('c1')))}.4194303.0123abcd.tmp`;
     const other = `.${path.basename(store.fileFor(k('c1', 'eth0.json.x')))}.77.89abcdef.tmp`;
     const look = `.${path.basename(store.fileFor(k('c1')))}.x.77.89abcdef.tmp`; // no key makes this
-    for (const n of [mine, other, look]) fs.writeFileSync(path.join(store.recordsDir, n), '');
+    for (const n of [mine, other, look]) fs.writeFileSync(path.join(store.tempDir, n), '');
     assert.ok(other.startsWith(`.${path.basename(store.fileFor(k('c1')))}.`), 'the collision the prefix match had');
     store.sweepTemp(k('c1'));
-    assert.equal(fs.readdirSync(store.recordsDir).sort(), [look, other, 'net1+c1+eth0.json'].sort());
+    assert.equal(fs.readdirSync(store.tempDir).sort(), [look, other].sort());
   }));
 
 test('currentBootId is the kernel boot id', () => {
@@ -244,6 +244,29 @@ test('put() latency with fsyncs (journal budget: several puts per ADD)', () =>
     const q = (p: number) => samples[Math.floor(p * (samples.length - 1))]!.toFixed(3);
     console.log(`    put() on ${dir}: median ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms (${JSON.stringify(record).length} bytes)`);
     assert.ok(samples[Math.floor(samples.length / 2)]! < 50, 'median put() stays well under the plugin budget');
+  }));
+
+test('record writes make their temp files in records-tmp/: sweepTemp(key) removes only that key\'s and never lists records/', () =>
+  withTempDir((dir) => {
+    const store = new RecordStore<Rec>(dir, { validate: isRec });
+    store.put(k('c1'), { schema: 1, ip: '10.0.0.2' });
+    assert.is(modeOf(store.tempDir), 0o700);
+    assert.equal(fs.readdirSync(store.tempDir), [], 'renamed away');
+    const mine = '.net1+c1+eth0.json.1.0123abcd.tmp';
+    const other = '.net1+c10+eth0.json.1.0123abcd.tmp';
+    for (const n of [mine, other]) fs.writeFileSync(path.join(store.tempDir, n), 'half');
+    fs.rmSync(store.recordsDir, { recursive: true });
+    fs.mkdirSync(store.recordsDir, { mode: 0o700 });
+    const realReaddir = fs.readdirSync;
+    const listed: string[] = [];
+    (fs as { readdirSync: unknown }).readdirSync = (p: string, ...rest: unknown[]) => (listed.push(String(p)), (realReaddir as (...a: unknown[]) => unknown)(p, ...rest));
+    try {
+      store.sweepTemp(k('c1'));
+    } finally {
+      (fs as { readdirSync: unknown }).readdirSync = realReaddir;
+    }
+    assert.equal(fs.readdirSync(store.tempDir), [other]);
+    assert.equal(listed, [store.tempDir]);
   }));
 
 test.run();

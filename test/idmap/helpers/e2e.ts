@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readTable } from '../../../src/idmap/allocation-file';
 import { hostState, sh, type TestNet } from '../../helpers/host';
 import { CNI_BIN, PLUGIN, type PluginRun } from '../../helpers/plugin';
 
@@ -41,9 +42,16 @@ export function recordFiles(net: TestNet): string[] {
 
 /** Blocks in the allocation table as [containerId, hostID], sorted by hostID. */
 export function tableBlocks(net: TestNet): Array<[string, number]> {
-  const f = join(net.dataDir, 'allocations.json');
-  if (!existsSync(f)) return [];
-  return (JSON.parse(readFileSync(f, 'utf8')).blocks as Array<{ containerId: string; hostID: number }>).map((b) => [b.containerId, b.hostID]);
+  if (!existsSync(join(net.dataDir, 'allocations.json'))) return [];
+  const read = readTable(net.dataDir);
+  if (!read.table) throw new Error(`allocation table unusable: ${read.problem}`);
+  return read.table.blocks.map((b) => [b[1], b[4]]);
+}
+
+/** Attachments with an explicit mapping in the allocation table, by container id. */
+export function tableExplicit(net: TestNet): string[] {
+  if (!existsSync(join(net.dataDir, 'allocations.json'))) return [];
+  return readTable(net.dataDir).table!.explicit.map((x) => x[1]).sort();
 }
 
 export function logEvents(net: TestNet): Array<Record<string, unknown>> {
@@ -53,7 +61,7 @@ export function logEvents(net: TestNet): Array<Record<string, unknown>> {
 
 /** Everything an ADD could leave: pins, mounts, helpers, veths, IPAM reservations, records, table. */
 export function snapshot(net: TestNet) {
-  return { host: hostState(), veths: net.vethsOnBridge().length, reservations: net.reservations(), records: recordFiles(net), table: tableBlocks(net) };
+  return { host: hostState(), veths: net.vethsOnBridge().length, reservations: net.reservations(), records: recordFiles(net), table: tableBlocks(net), explicit: tableExplicit(net) };
 }
 
 /** The built plugin as a child process, not waiting: for concurrent runs. */
