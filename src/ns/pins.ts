@@ -123,24 +123,32 @@ export function removeReservationTemp(p: string, token: string): void {
   }
 }
 
-/** Is `p` a regular file (not followed if a symlink) holding exactly `token`? */
-export function fileHoldsToken(p: string, token: string): boolean {
+/**
+ * The content of `p` if it is a plain file (not followed if a symlink, nothing mounted on it)
+ * of `min`..`max` bytes, else undefined. Never blocks on a FIFO, never throws.
+ */
+function smallPlainFile(p: string, min: number, max: number): string | undefined {
   let fd: number;
   try {
     fd = fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch {
-    return false;
+    return undefined;
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size !== token.length) return false;
-    const buf = Buffer.alloc(token.length);
-    return fs.readSync(fd, buf, 0, buf.length, 0) === buf.length && buf.toString('latin1') === token;
+    if (!st.isFile() || st.size < min || st.size > max) return undefined;
+    const buf = Buffer.alloc(st.size);
+    return fs.readSync(fd, buf, 0, buf.length, 0) === buf.length ? buf.toString('latin1') : undefined;
   } catch {
-    return false; // e.g. an nsfs mount on top: not a plain file of ours
+    return undefined; // e.g. an nsfs mount on top: not a plain file of ours
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Is `p` a regular file (not followed if a symlink) holding exactly `token`? */
+export function fileHoldsToken(p: string, token: string): boolean {
+  return smallPlainFile(p, token.length, token.length) === token;
 }
 
 /**
@@ -148,22 +156,7 @@ export function fileHoldsToken(p: string, token: string): boolean {
  * (it is mounted over moments later), or the leftover of one killed in between?
  */
 export function looksLikeReservation(p: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size < 8 || st.size > 64) return false;
-    const buf = Buffer.alloc(st.size);
-    return fs.readSync(fd, buf, 0, buf.length, 0) === buf.length && /^[0-9a-f]+$/.test(buf.toString('latin1'));
-  } catch {
-    return false;
-  } finally {
-    fs.closeSync(fd);
-  }
+  return /^[0-9a-f]+$/.test(smallPlainFile(p, 8, 64) ?? '');
 }
 
 function openExclusive(p: string, what: string, content?: string, afterCreate?: () => void): Reservation {

@@ -4,12 +4,11 @@
 // once: one creates, the other joins.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
 import { hostState, isNsfsMount, newTestNet, sh, withNet, type TestNet } from '../helpers/host';
-import { CNI_BIN, PLUGIN, type PluginRun } from '../helpers/plugin';
+import { CNI_BIN, runPluginAsync, type PluginRun } from '../helpers/plugin';
 import { uniqueName } from '../helpers/unique';
 import { opJson } from '../cli/helpers/run-operator';
 
@@ -159,25 +158,7 @@ test('a netns lock left by a plugin killed while holding it is swept by GC', asy
 });
 
 /** Runs the plugin asynchronously (two at once need real concurrency). */
-function runAsync(env: Record<string, string>, conf: object): Promise<PluginRun> {
-  return new Promise((resolve) => {
-    const child = spawn(PLUGIN, [], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => {
-      let json: any;
-      try {
-        json = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ status, stdout, stderr, json });
-    });
-    child.stdin.end(JSON.stringify(conf));
-  });
-}
+const runAsync = (env: Record<string, string>, conf: object): Promise<PluginRun> => runPluginAsync(env, conf);
 
 test('two networks ADD the same new path at once (10 rounds): both succeed, one created, one joined; two DELs leave nothing', async () => {
   await withTwoNets(async (netA, netB) => {

@@ -1,5 +1,5 @@
 // Runs the built plugin the way a runtime does: env + config on stdin, one JSON on stdout.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -31,11 +31,29 @@ export function runPlugin(env: Record<string, string | undefined>, stdin: string
   const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
   const r = spawnSync(opts.plugin ?? PLUGIN, [], { env: fullEnv, input, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000 });
-  let json: any;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: parseJson(r.stdout) };
+}
+
+/** The same, not waiting: for runs that must overlap (races, parallel ADDs). */
+export function runPluginAsync(env: Record<string, string | undefined>, stdin: string | object = ''): Promise<PluginRun> {
+  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(PLUGIN, [], { env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, json: parseJson(stdout) }));
+    child.stdin.end(typeof stdin === 'string' ? stdin : JSON.stringify(stdin));
+  });
+}
+
+function parseJson(stdout: string): any {
   try {
-    json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
+    return stdout.trim() ? JSON.parse(stdout) : undefined;
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }

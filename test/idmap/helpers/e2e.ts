@@ -1,11 +1,10 @@
 // Shared by the id-mapping end-to-end tests: a private id pool per test, reading a pinned
 // userns's maps, running the built plugin concurrently, and "nothing was created" snapshots.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTable } from '../../../src/idmap/allocation-file';
 import { hostState, sh, type TestNet } from '../../helpers/host';
-import { CNI_BIN, PLUGIN, type PluginRun } from '../../helpers/plugin';
+import { CNI_BIN, runPluginAsync, type PluginRun } from '../../helpers/plugin';
 
 export const B = 65536;
 // Each test process gets 1024 blocks of the upper id half, each test 44 of them, so parallel
@@ -66,22 +65,5 @@ export function snapshot(net: TestNet) {
 
 /** The built plugin as a child process, not waiting: for concurrent runs. */
 export function spawnPluginAsync(env: Record<string, string>, conf: object): Promise<PluginRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PLUGIN, [], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: CNI_BIN, CNI_IFNAME: 'eth0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      let json: any;
-      try {
-        json = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ status, stdout, stderr, json });
-    });
-    child.stdin.end(JSON.stringify(conf));
-  });
+  return runPluginAsync({ CNI_PATH: CNI_BIN, CNI_IFNAME: 'eth0', ...env }, conf);
 }
