@@ -15,7 +15,8 @@ import { attachmentContext, saveRecord, type AttachmentContext } from '../attach
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
 import { withNetnsLock } from '../attachment/netns-lock';
-import { ourPinPairAt, pinCreator } from '../attachment/pin-owners';
+import { ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
+import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
@@ -78,6 +79,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         delegates: [],
       };
       if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
+      // A runtime's netns in a user namespace of its own, whose owner no record here pins yet.
+      if (target.mode === 'adopt' && !target.ownerIsHost && rec.userns.pin === 'none') rec.userns = ownerPinIntent(target, inv.conf.usernsPinDir, pinToken);
       let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
       if (target.mode === 'create') {
         mapping = await resolveMapping(ctx, rec);
@@ -117,6 +120,11 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
           rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
           rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
           await failpoint('add-after-pin');
+        } else if (rec.userns.adopted && rec.userns.pin === 'intent') {
+          const end = ctx.log.step('owner-pin');
+          pinAdoptedOwner(rec);
+          end({ usernsInode: rec.userns.inode });
+          await failpoint('add-after-owner-pin');
         }
       } catch (err) {
         await rollback(err);
@@ -173,6 +181,17 @@ async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentReco
   if (!creator) {
     const usernsPin = ourPinPairAt(target.netnsPath, target.ownerInode, ctx.inv.conf.usernsPinDir);
     if (usernsPin === undefined) return;
+    // The owner of a runtime's netns, pinned by another adoption of this data dir: share it.
+    const holder = usernsPinHolder(ctx, usernsPin, target.ownerInode);
+    if (holder?.record.userns.adopted) {
+      const { userns, mappings } = holder.record;
+      rec.schemaVersion = 2;
+      rec.joined = { ...holder.key };
+      rec.userns = { path: userns.path, inode: userns.inode, hostOwned: false, adopted: true, pin: 'pinned', ...(userns.token ? { token: userns.token } : {}) };
+      if (mappings) rec.mappings = mappings;
+      ctx.log.info('owner-pin-joined', { userns: userns.path, holder: holder.key });
+      return;
+    }
     throw new CniError(
       ErrorCode.InvalidEnvironment,
       `CNI_NETNS: ${show(target.netnsPath)} is a netns pinned by userns-netns (its owner user namespace is pinned at ${usernsPin}) that no record in ${ctx.inv.conf.dataDir} holds: ` +
