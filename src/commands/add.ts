@@ -17,6 +17,7 @@ import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../att
 import { withNetnsLock } from '../attachment/netns-lock';
 import { ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
 import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
+import { applyPodSysctls } from '../attachment/pod-sysctls';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
@@ -132,6 +133,9 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       }
     });
     try {
+      // Inside the pinned (or adopted) netns, before any delegate sees it.
+      applyPodSysctls(ctx, rec);
+      await failpoint('add-after-sysctls');
       let prev: Record<string, unknown> | undefined;
       for (const [i, delegate] of inv.conf.delegates.entries()) {
         const d = await prepareDelegate(ctx, delegate);

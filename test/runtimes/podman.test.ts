@@ -79,6 +79,8 @@ for (const variant of ['plain', 'uidmap'] as const) {
         assert.equal([frag.linux.uidMappings, frag.linux.gidMappings], [mapping, mapping], 'the same mappings podman used');
         const inode = /^user:\[(\d+)\]$/.exec(p.podman(['exec', name, 'busybox', 'readlink', '/proc/self/ns/user']).stdout.trim())?.[1];
         assert.is(p.inNs(['stat', '-L', '-c', '%i', usernsPin]).stdout.trim(), inode, "the pin is the container's user namespace");
+        const pgr = p.podman(['exec', name, 'cat', '/proc/sys/net/ipv4/ping_group_range']);
+        assert.is(pgr.stdout.trim().split(/\s+/).join(' '), '0 65535', `ping_group_range in the pod is the mapped range (${pgr.stderr})`);
       }
 
       const rm = p.podman(['rm', '-f', '-t', '0', name]);
