@@ -4,7 +4,7 @@
 // pin; DEL removes only the pin we made and leaves the runtime's namespaces alone.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
 import { op, opJson } from '../cli/helpers/run-operator';
@@ -124,6 +124,29 @@ test('an ADD killed right after pinning the owner: DEL (from the journal) remove
       assert.is(net.run('DEL', a, conf).status, 0);
       assert.not.ok(existsSync(a.usernsPin));
       assert.equal(net.reservations(), []);
+    } finally {
+      removeRuntimeNetns(a.netnsPin);
+    }
+  });
+});
+
+test('a damaged record of such an ADD: DEL salvages the owner pin it still names and removes it', async () => {
+  await withNet(async (net) => {
+    const a = net.attachment();
+    try {
+      await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
+      const conf = net.conf('1.0.0', { netnsPinDirs: [] });
+      const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-owner-pin=kill' });
+      assert.is(killed.status, null, killed.stdout);
+      const file = join(net.dataDir, 'records', `${net.name}+${a.containerId}+eth0.json`);
+      const text = readFileSync(file, 'utf8');
+      writeFileSync(file, text.slice(0, text.indexOf('"delegates"'))); // cut after the userns reference
+      assert.ok(isNsfsMount(a.usernsPin));
+      const del = net.run('DEL', a, conf);
+      assert.is(del.status, 0, del.stdout);
+      assert.not.ok(existsSync(a.usernsPin), 'proven ours by the inode the damaged record still names');
+      assert.not.ok(existsSync(file));
+      assert.ok(isNsfsMount(a.netnsPin), "the runtime's netns stays");
     } finally {
       removeRuntimeNetns(a.netnsPin);
     }
