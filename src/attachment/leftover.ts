@@ -11,6 +11,7 @@ import { inspectNamespace } from '../ns';
 import { withNetnsLock } from './netns-lock';
 import { dropPinHolder, otherPinHolders, ourPinPairAt } from './pin-owners';
 import { salvageRecord } from './salvage';
+import { canonicalNetnsPath } from './netns-target';
 
 /** Rolls back a leftover record (any phase), or releases what a corrupt one may have held. */
 export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecord | CorruptRecord): Promise<void> {
@@ -28,7 +29,8 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
     }
   }
   try {
-    await removeSalvagedPins(ctx, salvageRecord(rec.file).pins);
+    const salvaged = salvageRecord(rec.file);
+    await removeSalvagedPins(ctx, salvaged.pins, salvaged.netnsPath);
   } catch (err) {
     errors.push(asCniError(err));
   }
@@ -45,10 +47,12 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
  * along: the user namespace pinned beside our netns at <usernsPinDir>/<name> that owns it is
  * the one that ADD created with it.
  */
-async function removeSalvagedPins(ctx: AttachmentContext, pins: Array<[NamespaceRef, 'net' | 'user']>): Promise<void> {
+async function removeSalvagedPins(ctx: AttachmentContext, pins: Array<[NamespaceRef, 'net' | 'user']>, netnsPath?: string): Promise<void> {
   if (pins.length === 0) return;
   const net = pins.find(([, t]) => t === 'net')?.[0];
-  const lockPath = net?.path ?? pins[0]![0].path;
+  // The lock ADD and teardown take for this netns: for an adopted netns (only its owner's pin
+  // ours) the netns path as ADD spelled it, canonical.
+  const lockPath = net?.path ?? (netnsPath !== undefined ? canonicalNetnsPath(netnsPath) : pins[0]![0].path);
   return withNetnsLock(ctx, lockPath, () => {
     dropPinHolder(ctx, pins.map(([ref]) => ref.path));
     const holders = pins.flatMap(([ref, type]) => otherPinHolders(ctx, ref, type));

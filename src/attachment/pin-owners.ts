@@ -118,14 +118,40 @@ export function pinCreator(ctx: AttachmentContext, path: string, inode: number, 
 }
 
 /**
- * Does the netns at `path` carry the marks of a create-mode ADD of this plugin - its owner
- * user namespace pinned beside it at <usernsPinDir>/<same name>? Then it is some attachment's
- * pin pair, and one that no record of this data dir holds (checked by the caller): adopting it
- * would let another record's DEL remove it under us, or leave it pinned forever.
+ * Where the owner user namespace of the netns at `netnsPath` is pinned: <usernsPinDir>/<the
+ * netns file's name>, as create mode pins its own. A netns known only as a process's
+ * /proc/<pid>/ns/net (ctr run --cni) has no name of its own: its path spells one
+ * (proc-<pid>-ns-net), unique while that process lives.
+ */
+export function usernsPinPathFor(netnsPath: string, usernsPinDir: string): string {
+  const name = netnsPath.startsWith('/proc/') ? `proc-${netnsPath.slice('/proc/'.length).replace(/\//g, '-')}` : basename(netnsPath);
+  return join(usernsPinDir, name);
+}
+
+/**
+ * Does the netns at `path` carry the marks of this plugin - its owner user namespace pinned
+ * beside it at usernsPinPathFor(path)? Then it is some attachment's pin pair (create mode), or
+ * the owner pin of an adopted netns, and one that no record of this data dir holds unless the
+ * caller finds one: adopting it would let another record's DEL remove it under us, or leave it
+ * pinned forever.
  */
 export function ourPinPairAt(path: string, ownerInode: number, usernsPinDir: string): string | undefined {
-  if (path.startsWith('/proc/')) return undefined;
-  const usernsPin = join(usernsPinDir, basename(path));
+  const usernsPin = usernsPinPathFor(path, usernsPinDir);
   const u = inspectNamespace(usernsPin);
   return u.isNsfsMount && u.nsType === 'user' && u.inode === ownerInode ? usernsPin : undefined;
+}
+
+/**
+ * A record of this data dir (this boot) holding the user namespace pin `usernsPin` of inode
+ * `inode`: the adopt-mode record that pinned the owner of a runtime's netns, or one that
+ * shares that pin. Another adoption of the same netns joins it.
+ */
+export function usernsPinHolder(ctx: AttachmentContext, usernsPin: string, inode: number): { key: AttachmentKey; record: AttachmentRecord } | undefined {
+  const boot = currentBootId();
+  for (const { key, record } of recordsNaming(ctx, usernsPin)) {
+    if (isCorrupt(record) || record.bootId !== boot) continue;
+    const u = record.userns;
+    if (u.pin !== 'none' && u.path === usernsPin && u.inode === inode) return { key, record };
+  }
+  return undefined;
 }

@@ -7,6 +7,8 @@ export interface Salvaged {
   /** Pin references (pin other than "none") still readable, with their namespace type. */
   pins: Array<[NamespaceRef, 'net' | 'user']>;
   bootId?: string;
+  /** The netns path, pinned by us or not (adopt mode): the lock a teardown of its pins takes. */
+  netnsPath?: string;
 }
 
 export function salvageRecord(file: string): Salvaged {
@@ -22,6 +24,7 @@ export function salvageRecord(file: string): Salvaged {
     if (!m) continue;
     try {
       const ref = JSON.parse(m[1]!) as NamespaceRef;
+      if (type === 'net' && typeof ref.path === 'string' && ref.path.startsWith('/')) out.netnsPath = ref.path;
       if (typeof ref.path === 'string' && ref.path.startsWith('/') && ref.pin !== 'none') out.pins.push([ref, type]);
     } catch {
       // not even that part is readable

@@ -11,6 +11,7 @@ import { prevResultFor, runDelegate } from './delegate-runner';
 import { releaseAllocation } from '../idmap/release';
 import { failpoint } from './failpoints';
 import { withNetnsLock } from './netns-lock';
+import { canonicalNetnsPath } from './netns-target';
 import { dropPinHolderOf, otherPinHolders } from './pin-owners';
 
 /**
@@ -104,13 +105,16 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   // Our pins - only pins this record holds (create mode, or a netns it joined), only this
   // boot's (after a reboot the path may hold another attachment's new pin), only when the
   // delegates are done with the netns, and only when no other record of this data dir still
-  // names them: a shared netns goes with its last attachment.
-  if (errors.length === 0 && sameBoot && rec.netns.pin !== 'none') {
+  // names them: a shared netns goes with its last attachment. In adopt mode the netns is the
+  // runtime's and only the owner's pin can be ours (adopt-owner.ts): it goes the same way,
+  // decided under the lock ADD took for that netns.
+  const pinHeld = rec.netns.pin !== 'none' ? 'net' : rec.userns.pin !== 'none' && rec.userns.adopted ? 'user' : undefined;
+  if (errors.length === 0 && sameBoot && pinHeld) {
     const end = ctx.log.step('unpin');
     try {
-      await withNetnsLock(ctx, rec.netns.path, () => {
+      await withNetnsLock(ctx, pinHeld === 'net' ? rec.netns.path : canonicalNetnsPath(rec.netns.path), () => {
         dropPinHolderOf(ctx, rec); // the delegates are done with the netns: this record lets go
-        const holders = otherPinHolders(ctx, rec.netns, 'net');
+        const holders = otherPinHolders(ctx, pinHeld === 'net' ? rec.netns : rec.userns, pinHeld);
         if (holders.length > 0) return ctx.log.info('pins-kept', { netns: rec.netns.path, heldBy: holders });
         for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
           if (ref.pin === 'none' || ref.path === '') continue;

@@ -9,7 +9,7 @@ import { findOne } from './records';
 
 export type { OciFragment };
 
-/** The path of the netns owner, or why there is none. Adopt mode has no userns pin of ours. */
+/** The path of the netns owner, or why there is none (an adopt-mode record of an older version has no owner pin). */
 function usernsPathFor(mode: 'create' | 'adopt', recordedUserns: string, netnsPath: string, ownerInode: number): string {
   const candidates = recordedUserns !== '' ? [recordedUserns] : []; // create mode, or joined pins
   // An adopted /proc/<pid>/ns/net: the same process's user namespace is the owner when the
@@ -22,7 +22,7 @@ function usernsPathFor(mode: 'create' | 'adopt', recordedUserns: string, netnsPa
   }
   throw new OperatorError(mode === 'create'
     ? `userns pin ${recordedUserns} is missing or is not the owner of ${netnsPath} (user namespace ${ownerInode}): stale pins, run inspect`
-    : `cannot give a user namespace path: the adopted netns ${netnsPath} is owned by user namespace ${ownerInode}, which has no pin (join the namespaces of the process that owns it)`);
+    : `cannot give a user namespace path: the adopted netns ${netnsPath} is owned by user namespace ${ownerInode}, which this record (written by an older version) has no pin of (join the namespaces of the process that owns it)`);
 }
 
 export async function cmdOci(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {

@@ -15,7 +15,9 @@ import { attachmentContext, saveRecord, type AttachmentContext } from '../attach
 import { prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
 import { withNetnsLock } from '../attachment/netns-lock';
-import { notePinHolder, ourPinPairAt, pinCreator } from '../attachment/pin-owners';
+import { notePinHolder, ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
+import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
+import { applyPodSysctls } from '../attachment/pod-sysctls';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
@@ -87,6 +89,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         delegates: prepared.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf })),
       };
       if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
+      // A runtime's netns in a user namespace of its own, whose owner no record here pins yet.
+      if (target.mode === 'adopt' && !target.ownerIsHost && rec.userns.pin === 'none') rec.userns = ownerPinIntent(target, inv.conf.usernsPinDir, pinToken);
       let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
       if (target.mode === 'create') {
         mapping = await resolveMapping(ctx, rec);
@@ -99,7 +103,10 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         // before any pin file exists: until then nothing but the id block and holder
         // processes that end by themselves exist, and DEL or GC of a key with no record gives
         // the block back.
-        if (target.mode === 'adopt') saveRecord(ctx, rec);
+        if (target.mode === 'adopt') {
+          notePinHolder(ctx, rec); // pins it joins or will pin (the owner's), before the record names them
+          saveRecord(ctx, rec);
+        }
       } catch (err) {
         // Nothing exists yet but the id block (if any) and perhaps the record: the DEL path
         // gives both back.
@@ -132,6 +139,11 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
           rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
           rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
           await failpoint('add-after-pin');
+        } else if (rec.userns.adopted && rec.userns.pin === 'intent') {
+          const end = ctx.log.step('owner-pin');
+          pinAdoptedOwner(rec);
+          end({ usernsInode: rec.userns.inode });
+          await failpoint('add-after-owner-pin');
         }
       } catch (err) {
         await rollback(err);
@@ -139,6 +151,9 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       }
     });
     try {
+      // Inside the pinned (or adopted) netns, before any delegate sees it.
+      applyPodSysctls(ctx, rec);
+      await failpoint('add-after-sysctls');
       let prev: Record<string, unknown> | undefined;
       for (const [i, d] of prepared.entries()) {
         const entry = rec.delegates[i]!;
@@ -190,6 +205,17 @@ async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentReco
   if (!creator) {
     const usernsPin = ourPinPairAt(target.netnsPath, target.ownerInode, ctx.inv.conf.usernsPinDir);
     if (usernsPin === undefined) return;
+    // The owner of a runtime's netns, pinned by another adoption of this data dir: share it.
+    const holder = usernsPinHolder(ctx, usernsPin, target.ownerInode);
+    if (holder?.record.userns.adopted) {
+      const { userns, mappings } = holder.record;
+      rec.schemaVersion = 2;
+      rec.joined = { ...holder.key };
+      rec.userns = { path: userns.path, inode: userns.inode, hostOwned: false, adopted: true, pin: 'pinned', ...(userns.token ? { token: userns.token } : {}) };
+      if (mappings) rec.mappings = mappings;
+      ctx.log.info('owner-pin-joined', { userns: userns.path, holder: holder.key });
+      return;
+    }
     throw new CniError(
       ErrorCode.InvalidEnvironment,
       `CNI_NETNS: ${show(target.netnsPath)} is a netns pinned by userns-netns (its owner user namespace is pinned at ${usernsPin}) that no record in ${ctx.inv.conf.dataDir} holds: ` +
@@ -203,7 +229,6 @@ async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentReco
   rec.netns = { path: netns.path, inode: netns.inode, pin: 'pinned', ...(netns.token ? { token: netns.token } : {}) };
   rec.userns = { path: userns.path, inode: userns.inode, hostOwned: false, pin: 'pinned', ...(userns.token ? { token: userns.token } : {}) };
   if (mappings) rec.mappings = mappings;
-  notePinHolder(ctx, rec); // before this record is first written
   // The user namespace lives as long as the pins: its ids stay taken until the last record goes.
   if (allocation) {
     await shareBlock(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key, allocation);

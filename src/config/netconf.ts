@@ -7,12 +7,14 @@ import type { AllocatorConf, DelegateConf, IdMappings, NetConf } from '../genera
 import { validateNetConf } from '../generated/validators';
 import { describeError } from './schema-errors';
 import type { ValidationError } from './validator-types';
+import { sysctlFile, sysctlValue, type SysctlSetting } from '../ns/sysctl-names';
 
 export const DEFAULTS = {
   netnsPinDirs: ['/run/netns', '/var/run/netns'],
   usernsPinDir: '/run/userns',
   dataDir: '/var/lib/cni/userns-netns',
   existingNetns: 'adopt' as const,
+  pingGroupRange: 'mapped' as const,
   lockTimeoutMs: 10_000,
   logLevel: 'off' as const,
   allocator: {
@@ -38,6 +40,9 @@ export interface PluginConfig {
   usernsPinDir: string;
   dataDir: string;
   existingNetns: 'adopt' | 'adopt-userns-owned' | 'refuse';
+  /** `sysctls`, checked (net.* names, values) and in the config's order. */
+  sysctls: SysctlSetting[];
+  pingGroupRange: 'mapped' | 'unchanged';
   lockTimeoutMs: number;
   logFile?: string;
   logLevel: 'off' | 'error' | 'info' | 'debug';
@@ -133,6 +138,16 @@ export function loadNetConf(doc: Record<string, unknown>, command: Command): Plu
     drift.push(self.message);
     if (self.sameDataDir) delegates = delegates.filter((_, i) => i !== self.index);
   }
+  let sysctls: SysctlSetting[] = [];
+  try {
+    sysctls = Object.entries(conf.sysctls ?? {}).map(([key, value]) => {
+      sysctlFile(key); // net.* only: throws code 7 naming the key
+      return { key, value: sysctlValue(key, value) };
+    });
+  } catch (err) {
+    if (!isLenient(command)) throw err;
+    drift.push(`${(err as Error).message} (${command} ignores "sysctls")`);
+  }
   return {
     raw: conf,
     cniVersion,
@@ -144,6 +159,8 @@ export function loadNetConf(doc: Record<string, unknown>, command: Command): Plu
     usernsPinDir: conf.usernsPinDir ?? DEFAULTS.usernsPinDir,
     dataDir,
     existingNetns: conf.existingNetns ?? DEFAULTS.existingNetns,
+    sysctls,
+    pingGroupRange: conf.pingGroupRange ?? DEFAULTS.pingGroupRange,
     lockTimeoutMs: conf.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
     logFile: conf.logFile,
     logLevel: conf.logLevel ?? DEFAULTS.logLevel,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CNI_BIN, PLUGIN } from '../helpers/plugin';
 import { hostState, withNet, type TestNet } from '../helpers/host';
 
-const ADD_POINTS = ['add-after-allocation', 'add-after-intent', 'add-reserving-netns-pin', 'add-reserving-userns-pin', 'add-before-pin', 'add-after-pin', 'add-before-delegate-0', 'add-after-delegate-0', 'add-before-delegate-1', 'add-after-delegate-1', 'add-after-record'];
+const ADD_POINTS = ['add-after-allocation', 'add-after-intent', 'add-reserving-netns-pin', 'add-reserving-userns-pin', 'add-before-pin', 'add-after-pin', 'add-after-sysctls', 'add-before-delegate-0', 'add-after-delegate-0', 'add-before-delegate-1', 'add-after-delegate-1', 'add-after-record'];
 const DEL_POINTS = ['del-after-delegates', 'del-after-unpin', 'del-before-record-delete'];
 
 function snapshot(net: TestNet) {

@@ -134,6 +134,9 @@ const badConfigs: Array<[string, Record<string, unknown>, string]> = [
   ['bad name', { name: '../evil' }, 'name:'],
   ['relative dataDir', { dataDir: 'var/lib' }, 'dataDir: must be an absolute path'],
   ['bad existingNetns', { existingNetns: 'steal' }, 'existingNetns: must be one of'],
+  ['sysctl outside net.*', { sysctls: { 'kernel.pid_max': 1 } }, 'sysctls: key "kernel.pid_max" must be a net.* sysctl name'],
+  ['sysctl value not a string or integer', { sysctls: { 'net.ipv4.ip_default_ttl': [1] } }, 'sysctls.net.ipv4.ip_default_ttl'],
+  ['bad pingGroupRange', { pingGroupRange: 'all' }, 'pingGroupRange: must be one of'],
   ['bad mapping', { idMappings: { uidMappings: [{ containerID: 0, hostID: -1, size: 65536 }] } }, 'idMappings.uidMappings[0].hostID'],
 ];
 for (const [what, extra, mention] of badConfigs) {

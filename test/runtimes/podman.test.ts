@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { withNet, type TestNet } from '../helpers/host';
 import { uniqueName } from '../helpers/unique';
 import { busyboxMissing } from './helpers/busybox';
@@ -68,6 +68,19 @@ for (const variant of ['plain', 'uidmap'] as const) {
       if (variant === 'uidmap') {
         const uidMap = p.podman(['exec', name, 'cat', '/proc/self/uid_map']).stdout.trim().split(/\s+/).map(Number);
         assert.equal(uidMap, [0, net.hostID, 65536], 'podman made the user namespace with our mapping');
+        // The owner of podman's netns, pinned by us beside it, with podman's maps.
+        const mapping = [{ containerID: 0, hostID: net.hostID, size: 65536 }];
+        const usernsPin = `/run/userns/${basename(row.netns)}`;
+        assert.equal([row.userns, row.uidMappings, row.gidMappings, row.live], [usernsPin, mapping, mapping, true]);
+        const oci = p.inNs(['/bin/sh', '-c', `exec "$(ls ${work}/cni-bin/userns-netns)" oci ${row.containerId} --data-dir ${net.dataDir}`]);
+        assert.is(oci.status, 0, oci.stderr);
+        const frag = JSON.parse(oci.stdout);
+        assert.equal(frag.linux.namespaces, [{ type: 'user', path: usernsPin }, { type: 'network', path: row.netns }]);
+        assert.equal([frag.linux.uidMappings, frag.linux.gidMappings], [mapping, mapping], 'the same mappings podman used');
+        const inode = /^user:\[(\d+)\]$/.exec(p.podman(['exec', name, 'busybox', 'readlink', '/proc/self/ns/user']).stdout.trim())?.[1];
+        assert.is(p.inNs(['stat', '-L', '-c', '%i', usernsPin]).stdout.trim(), inode, "the pin is the container's user namespace");
+        const pgr = p.podman(['exec', name, 'cat', '/proc/sys/net/ipv4/ping_group_range']);
+        assert.is(pgr.stdout.trim().split(/\s+/).join(' '), '0 65535', `ping_group_range in the pod is the mapped range (${pgr.stderr})`);
       }
 
       const rm = p.podman(['rm', '-f', '-t', '0', name]);
@@ -78,6 +91,7 @@ for (const variant of ['plain', 'uidmap'] as const) {
       assert.equal(net.reservations(), [], 'DEL released the IP');
       assert.equal(records(net), [], 'and dropped the record');
       assert.equal(net.vethsOnBridge(), []);
+      assert.equal(p.inNs(['ls', '/run/userns']).stdout.trim(), '', 'our owner pin went with DEL');
     });
   });
 }

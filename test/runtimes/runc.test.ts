@@ -12,6 +12,7 @@ import { uniqueName } from '../helpers/unique';
 import { op, opJson } from '../cli/helpers/run-operator';
 import { busyboxMissing } from './helpers/busybox';
 import { makeBundle, runcDelete, runcRun, type LinuxFragment } from './helpers/runc';
+import { makeRuntimeNetns, removeRuntimeNetns } from '../helpers/runtime-netns';
 
 const missing = sh('sh', ['-c', 'command -v runc'], { allowFail: true }) === '' ? 'runc not installed (apt-get install runc)' : busyboxMissing();
 
@@ -71,6 +72,35 @@ test('runc joins the plugin\'s userns+netns: /sys mounted, eth0 has the ADD IP, 
     } finally {
       for (const id of ids) runcDelete(state, id);
       sh('ip', ['netns', 'del', hostNetns], { allowFail: true });
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+test('runc joins an adopted userns-owned netns (made like containerd 2.x) through the oci fragment as is: /sys mounted, eth0 has the IP', async () => {
+  if (missing) { console.log(`SKIP runc test: ${missing}`); return; }
+  await withNet(async (net) => {
+    const work = mkdtempSync(join(tmpdir(), 'uxn-runc-'));
+    chmodSync(work, 0o711);
+    const state = join(work, 'state');
+    const id = uniqueName('uxr');
+    const a = net.attachment();
+    try {
+      await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
+      const conf = net.conf('1.0.0', { netnsPinDirs: [] });
+      const add = net.run('ADD', a, conf);
+      assert.is(add.status, 0, add.stdout + add.stderr);
+      const ip = add.json.ips[0];
+      const frag: { linux: LinuxFragment } = opJson(['oci', a.containerId, '--data-dir', net.dataDir]);
+      const ok = runcRun(state, makeBundle(join(work, 'adopted'), script(ip.gateway), frag.linux), id);
+      assert.is(ok.status, 0, `runc failed: ${ok.stderr}\n${ok.stdout}`);
+      assert.match(ok.stdout, new RegExp(`inet ${ip.address.replace(/\./g, '\\.')} .*eth0`));
+      assert.match(ok.stdout, /ping-status=0/);
+      assert.match(ok.stdout, /^sysfs \/sys sysfs /m);
+      assert.is(net.run('DEL', a, conf).status, 0);
+    } finally {
+      runcDelete(state, id);
+      removeRuntimeNetns(a.netnsPin);
       rmSync(work, { recursive: true, force: true });
     }
   });
