@@ -3,7 +3,12 @@
 import { writeSync } from 'node:fs';
 
 export function writeDocument(doc: unknown, fd = 1): void {
-  const data = Buffer.from(JSON.stringify(doc) + '\n');
+  writeText(JSON.stringify(doc) + '\n', fd);
+}
+
+/** Writes all of `text` to `fd`, synchronously (EAGAIN on a non-blocking pipe: retried). */
+export function writeText(text: string, fd: number): void {
+  const data = Buffer.from(text);
   let off = 0;
   while (off < data.length) {
     try {
