@@ -4,7 +4,7 @@
 // flock locks belong to open file descriptions, so two calls in this one process exclude each
 // other exactly as two plugin processes do, and a killed helper leaves what killed plugins leave.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { chmodSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, lstatSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { commandOf } from '../cni/env';
 import { errorAnswer, runCall, type CallAnswer } from '../cni/call';
@@ -65,6 +65,7 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
   await Promise.all([import('../commands/add'), import('../commands/del'), import('../commands/check')]);
   await import('../sys/libc').then((m) => m.libc());
 
+  let socketIno: number | undefined;
   let inFlight = 0;
   let stopping = false;
   let finished: (code: number) => void = () => {};
@@ -84,7 +85,13 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
     if (stopping) return;
     stopping = true;
     log('stop', { why, inFlight });
-    server.close(); // removes the socket: new calls find none and run in-process
+    // The socket goes at once (only if still ours): new calls find none and run in-process.
+    try {
+      if (socketIno !== undefined && lstatSync(opts.socket).ino === socketIno) unlinkSync(opts.socket);
+    } catch {
+      // already gone
+    }
+    server.close();
     maybeExit();
   };
 
@@ -182,6 +189,7 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
     process.umask(oldMask);
   }
   chmodSync(opts.socket, 0o600);
+  socketIno = lstatSync(opts.socket).ino;
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // One call's stray rejection must not take the others down with the helper.
