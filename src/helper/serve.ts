@@ -9,6 +9,7 @@ import { createServer, type Socket } from 'node:net';
 import { commandOf } from '../cni/env';
 import { errorAnswer, runCall, type CallAnswer } from '../cni/call';
 import { openLogFile } from '../log/log-file';
+import { runDelegatesAsync } from '../delegate/exec';
 import { setCallEnvSource } from '../sys/call-env';
 import { performance } from '../sys/clock';
 import { peerCred, peerRefusal } from './peer';
@@ -59,6 +60,7 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
   const file = ownFile();
   const fileId = identity(file);
 
+  runDelegatesAsync();
   const calls = new AsyncLocalStorage<NodeJS.ProcessEnv>();
   setCallEnvSource(() => calls.getStore() ?? process.env);
   // Load the verbs now: the first call after start should not pay for it.
