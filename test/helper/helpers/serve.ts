@@ -54,7 +54,7 @@ export async function startHelper(opts: { plugin?: string; dir?: string } = {}):
     stderr: () => stderr,
   };
   for (let i = 0; i < 200 && !gone; i++) {
-    if (isSocket(socket) && helper.log().some((l) => l.event === 'start')) return helper;
+    if (isSocket(socket) && helper.log().some((l) => l.event === 'start' && l.pid === proc.pid)) return helper;
     await sleep(25);
   }
   stopHelper(helper);
