@@ -99,7 +99,9 @@ export function relayToHelper(hash: string): Promise<number | undefined> | undef
       finish(1);
     };
     sock.on('connect', () => {
-      const hello: Hello = { v: PROTOCOL_VERSION, hash, env: env as Record<string, string>, stdin: input.bytes.toString('base64') };
+      // Without NODE_OPTIONS: in-process, the plugin drops it (re-exec) before the call runs.
+      const { NODE_OPTIONS: _dropped, ...callEnv } = env as Record<string, string>;
+      const hello: Hello = { v: PROTOCOL_VERSION, hash, env: callEnv, stdin: input.bytes.toString('base64') };
       sock.write(`${JSON.stringify(hello)}\n`);
     });
     sock.on('data', (chunk: Buffer) => {
