@@ -24,6 +24,7 @@ export interface ServeOptions {
 }
 
 const HELLO_LIMIT = 16 * 1024 * 1024;
+const HELLO_TIMEOUT_MS = 10_000;
 
 /** The file this helper runs from: when it changes on disk (an upgrade), we stop accepting. */
 function ownFile(): string {
@@ -68,6 +69,9 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
   await import('../sys/libc').then((m) => m.libc());
 
   let socketIno: number | undefined;
+  // Connections whose call has not started ("go" not received): dropped when we stop, so their
+  // shims run the call in-process instead of keeping us waiting.
+  const notStarted = new Set<Socket>();
   let inFlight = 0;
   let stopping = false;
   let finished: (code: number) => void = () => {};
@@ -94,6 +98,7 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
       // already gone
     }
     server.close();
+    for (const c of notStarted) c.destroy();
     maybeExit();
   };
 
@@ -105,6 +110,10 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
 
   function handle(conn: Socket): void {
     conn.on('error', () => {}); // a vanished shim: nothing to answer
+    notStarted.add(conn);
+    conn.once('close', () => notStarted.delete(conn));
+    // A peer that never sends its call is dropped (its shim, if any, runs the call in-process).
+    conn.setTimeout(HELLO_TIMEOUT_MS, () => notStarted.has(conn) && conn.destroy());
     let upgraded = false;
     try {
       upgraded = identity(file) !== fileId;
@@ -112,6 +121,7 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
       upgraded = true; // removed
     }
     if (upgraded) {
+      notStarted.delete(conn); // its refusal goes out before we drop the others
       refuse(conn, `${file} changed on disk (upgrade): this helper stops accepting`);
       return stop('upgrade');
     }
@@ -140,6 +150,8 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
         const reply: Reply = { accepted: true, hash };
         conn.write(`${JSON.stringify(reply)}\n`);
       } else if (line === GO) {
+        notStarted.delete(conn);
+        conn.setTimeout(0);
         conn.removeAllListeners('data');
         void run(conn, hello, peerPid);
       } else {

@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CNI_BIN } from '../helpers/plugin';
 import { hostState, withNet, type TestNet } from '../helpers/host';
@@ -103,6 +104,21 @@ test('SIGTERM with an ADD in flight: the ADD completes, then the helper exits 0 
   } finally {
     stopHelper(h);
     rmSync(bin, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM drops a connection whose call has not started (its shim would run it in-process) and exits 0', async () => {
+  const h = await startHelper();
+  try {
+    const idle = connect(h.socket);
+    await new Promise((r) => idle.once('connect', r));
+    const closed = new Promise((r) => idle.once('close', r));
+    idle.on('error', () => {});
+    h.proc.kill('SIGTERM');
+    await closed;
+    assert.equal(await h.exited, { code: 0, signal: null });
+  } finally {
+    stopHelper(h);
   }
 });
 
