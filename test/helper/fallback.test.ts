@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ARTIFACTS, runPlugin } from '../helpers/plugin';
 import { hostState, withNet } from '../helpers/host';
+import { runWithNonBlockingStdin } from '../helpers/nonblocking-stdin';
+import { STDIN_LIMIT } from '../../src/cni/stdin';
 import { calls, runAsync, startHelper, stopHelper, withHelper, type Helper } from './helpers/serve';
 
 const VERSION_ENV = { CNI_COMMAND: 'VERSION' };
@@ -162,6 +164,20 @@ test('its file changed on disk (upgrade): the helper refuses, stops accepting an
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('stdin the shim cannot read at once (non-blocking, writer late) or too large: in-process, same answer', async () => {
+  await withHelper(async (h) => {
+    const late = await runWithNonBlockingStdin({ ...VERSION_ENV, ...h.env }, JSON.stringify({ cniVersion: '0.4.0' }), 500);
+    assert.is(late.status, 0, late.stdout);
+    assert.is(JSON.parse(late.stdout).cniVersion, '0.4.0', 'the in-process path went on from what the shim had read');
+    const big = JSON.stringify({ cniVersion: '1.0.0', pad: 'x'.repeat(STDIN_LIMIT) });
+    const local = runPlugin(VERSION_ENV, big);
+    const relayed = runPlugin({ ...VERSION_ENV, ...h.env }, big);
+    assert.is(local.json.code, 6, local.stdout);
+    assert.is(relayed.stdout, local.stdout);
+    assert.is(calls(h).length, 0);
+  });
 });
 
 test.run();
