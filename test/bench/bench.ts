@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     parallel.ratio = parRatio;
 
     const execa = await execaApis();
-    const helper = await benchHelper({ net, rounds: ROUNDS, cacheDir, directNs, bridgeConf });
+    const helper = await benchHelper({ net, rounds: ROUNDS, cacheDir, directNs, bridgeConf, parallelFloorMs: floorPar.ms * 2 + delegatesParAdd.ms + delegatesParDel.ms });
 
     const ratios = Object.fromEntries(
       ARTS.map((art) => [
