@@ -5,6 +5,7 @@
 # nothing on the host but glibc and libstdc++.
 #
 #   build/install.sh [--dest DIR] [--node-script] [--conflist NAME|FILE] [--confdir DIR] [--force] [--no-build]
+#                    [--with-helper [--unitdir DIR]]
 #
 #   --dest DIR        plugin directory (default /opt/cni/bin; env DEST also works)
 #   --node-script     install the small Node-script file dist/userns-netns instead (x86-64
@@ -14,6 +15,9 @@
 #   --confdir DIR     where the conflist goes (default /etc/cni/net.d)
 #   --force           replace an existing conflist of the same name
 #   --no-build        install the file already built in dist/ as is
+#   --with-helper     also install the resident helper's systemd unit, userns-netns-helper.service
+#                     (not enabled or started: systemctl enable --now userns-netns-helper)
+#   --unitdir DIR     where the unit goes (default /etc/systemd/system)
 #
 # The plugin file is replaced atomically (written beside as root:root 0755, then renamed over
 # the old one): a runtime running the old file at that moment keeps running its inode, a new
@@ -27,6 +31,8 @@ conflist=''
 force=0
 build=1
 variant=sea
+helper=0
+unitdir=/etc/systemd/system
 die() { echo "install.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +42,9 @@ while [ $# -gt 0 ]; do
     --force) force=1; shift ;;
     --node-script) variant=script; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --with-helper) helper=1; shift ;;
+    --unitdir) unitdir=${2:?--unitdir needs a directory}; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -63,6 +71,15 @@ trap 'rm -f "$tmp"' EXIT
 install -o root -g root -m 0755 "$artifact" "$tmp"
 mv -f "$tmp" "$dest/userns-netns"
 echo "installed $dest/userns-netns ($artifact)"
+
+if [ "$helper" = 1 ]; then
+  case "$dest" in /*) ;; *) die "--with-helper needs an absolute --dest (the unit names it)" ;; esac
+  install -d -m 0755 "$unitdir"
+  sed "s|@DEST@|$dest|g" build/userns-netns-helper.service > "$unitdir/.userns-netns-helper.service.$$"
+  chmod 0644 "$unitdir/.userns-netns-helper.service.$$"
+  mv -f "$unitdir/.userns-netns-helper.service.$$" "$unitdir/userns-netns-helper.service"
+  echo "installed $unitdir/userns-netns-helper.service (not enabled: systemctl daemon-reload && systemctl enable --now userns-netns-helper)"
+fi
 
 if [ -n "$conflist" ]; then
   src=$conflist

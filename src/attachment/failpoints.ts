@@ -2,29 +2,32 @@
 // test-only variable, USERNS_NETNS_FAILPOINTS="name=action[,name=action]" with action
 // "fail" (throw) or "kill" (SIGKILL ourselves). Inert unless set.
 import { CniError, ErrorCode } from '../cni/errors';
+import { callEnv } from '../sys/call-env';
 
 const VAR = 'USERNS_NETNS_FAILPOINTS';
-let armed: Map<string, string> | undefined;
+// Parsed once per value: the resident helper serves calls with different ones.
+let armed: { spec: string; table: Map<string, string> } | undefined;
 
 function table(): Map<string, string> {
-  if (armed) return armed;
-  armed = new Map();
-  for (const item of (process.env[VAR] ?? '').split(',')) {
+  const spec = callEnv()[VAR] ?? '';
+  if (armed?.spec === spec) return armed.table;
+  armed = { spec, table: new Map() };
+  for (const item of spec.split(',')) {
     const [name, action] = item.split('=');
-    if (name && action) armed.set(name.trim(), action.trim());
+    if (name && action) armed.table.set(name.trim(), action.trim());
   }
-  return armed;
+  return armed.table;
 }
 
 export async function failpoint(name: string): Promise<void> {
   failpointNow(name);
-  if (process.env[VAR] && table().get(name) === 'kill') await new Promise(() => {}); // never resumes
+  if (callEnv()[VAR] && table().get(name) === 'kill') await new Promise(() => {}); // never resumes
 }
 
 /** The same, synchronous: for hooks called from inside a synchronous step (a SIGKILL sent to
  * ourselves is delivered before kill() returns, so nothing after it runs). */
 export function failpointNow(name: string): void {
-  if (!process.env[VAR]) return;
+  if (!callEnv()[VAR]) return;
   const action = table().get(name);
   if (action === 'fail') throw new CniError(ErrorCode.Internal, `failpoint ${name}`);
   if (action === 'kill') process.kill(process.pid, 'SIGKILL');

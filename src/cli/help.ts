@@ -41,6 +41,18 @@ By path, only a netns whose owning user namespace, and every one above it, root 
                    capability over CMD there (ptrace), so CMD runs at their mercy
 ${DATA_DIR}
 `,
+  serve: `usage: userns-netns serve [--socket PATH] [--log FILE]
+
+Runs the resident helper in the foreground: CNI calls of this same build, from root in this
+host's network, mount and user namespaces, are relayed to it over a unix socket and answered
+without starting the plugin's code afresh. Anything else runs in-process as without a helper.
+SIGTERM: stop accepting, finish the calls in flight, exit 0. When its own file changes on disk
+(an upgrade) it stops accepting and exits once idle.
+  --socket PATH    default $USERNS_NETNS_HELPER_SOCKET or /run/userns-netns/helper.sock; its
+                   directory is created 0700 and must be root's and private
+  --log FILE       the helper's own JSON lines (one per call); calls still log to their
+                   config's logFile as in-process
+`,
 };
 
 export function mainHelp(): string {
@@ -52,6 +64,7 @@ Run by a CNI runtime (CNI_COMMAND set) it is a CNI plugin. Run by hand:
   inspect   full record of an attachment plus a live check
   oci       OCI runtime-spec fragment (namespaces + id mappings) to join an attachment
   exec      run a command as root inside an attachment's user namespace and netns
+  serve     run the resident helper (faster CNI calls)
 
 "userns-netns <command> --help" describes each command.
 `;

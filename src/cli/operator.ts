@@ -14,6 +14,7 @@ const commands: Record<string, Cmd> = {
   inspect: async (argv, out) => (await import('./inspect')).cmdInspect(argv, out),
   oci: async (argv, out, err) => (await import('./oci')).cmdOci(argv, out, err),
   exec: async (argv) => (await import('./exec')).cmdExec(argv),
+  serve: async (argv, _out, err) => (await import('../helper/serve-cli')).cmdServe(argv, err),
 };
 
 /** `--help` anywhere before `--` asks for help (after `--` it belongs to exec's command). */

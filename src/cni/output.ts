@@ -6,7 +6,10 @@ export function writeDocument(doc: unknown, fd = 1): void {
   writeAll(JSON.stringify(doc) + '\n', fd);
 }
 
-/** All of `text`, synchronously (process.stdout.write to a pipe is lost past ~64 KiB at exit). */
+/**
+ * All of `text` to `fd`, synchronously: process.stdout.write to a pipe is lost past ~64 KiB at
+ * exit, and EAGAIN on a non-blocking pipe is retried.
+ */
 export function writeAll(text: string, fd = 1): void {
   const data = Buffer.from(text);
   let off = 0;

@@ -7,9 +7,11 @@ import { CniError, ErrorCode } from './errors';
 
 export const STDIN_LIMIT = 1024 * 1024;
 
-export async function readStdin(fd = 0, limit = STDIN_LIMIT): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
+/** `prefix`: what was already read from `fd` (by the helper shim, before it fell back to us). */
+export async function readStdin(fd = 0, limit = STDIN_LIMIT, prefix?: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = prefix ? [prefix] : [];
+  let total = prefix?.length ?? 0;
+  if (total > limit) throw tooLarge(limit);
   const buf = Buffer.allocUnsafe(64 * 1024);
   for (;;) {
     let n: number;
@@ -31,15 +33,14 @@ export async function readStdin(fd = 0, limit = STDIN_LIMIT): Promise<Buffer> {
     }
     if (n === 0) break;
     total += n;
-    if (total > limit) {
-      throw new CniError(
-        ErrorCode.DecodeFailure,
-        `the network configuration on stdin is larger than ${limit} bytes`,
-      );
-    }
+    if (total > limit) throw tooLarge(limit);
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks, total);
+}
+
+function tooLarge(limit: number): CniError {
+  return new CniError(ErrorCode.DecodeFailure, `the network configuration on stdin is larger than ${limit} bytes`);
 }
 
 /** Parses the stdin bytes as one JSON object (code 6 otherwise). */

@@ -5,6 +5,13 @@ import type { VersionAnswer } from '../generated/types';
 
 export const LATEST_VERSION = '1.1.0';
 
+/** The version errors are answered in: the caller's, when we can tell and speak it. */
+export function answerVersion(stdin: Buffer | undefined): string {
+  if (!stdin) return LATEST_VERSION;
+  const m = /"cniVersion"\s*:\s*"([^"]*)"/.exec(stdin.toString('utf8'));
+  return m && isSupported(m[1]) ? m[1]! : LATEST_VERSION;
+}
+
 export function versionAnswer(stdin: Buffer): VersionAnswer {
   let asked: unknown;
   if (stdin.length > 0 && stdin.toString().trim() !== '') asked = parseJsonObject(stdin).cniVersion;

@@ -1,6 +1,7 @@
 // The environment a delegate runs with: ours, with the CNI_* protocol variables replaced.
 // Our own CNI_NETNS/CNI_IFNAME/... come from the runtime and must never leak through
 // unchanged: the delegate works on our pin, not on what the runtime passed us.
+import { callEnv } from '../sys/call-env';
 
 export type DelegateCommand = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS' | 'VERSION';
 
@@ -35,7 +36,7 @@ function put(env: Record<string, string | undefined>, key: string, value: string
 export function delegateEnv(
   command: DelegateCommand,
   e: DelegateEnv,
-  base: NodeJS.ProcessEnv = process.env,
+  base: NodeJS.ProcessEnv = callEnv(),
 ): Record<string, string> {
   const env: Record<string, string | undefined> = { ...base };
   put(env, 'CNI_COMMAND', command);

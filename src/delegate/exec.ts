@@ -13,8 +13,11 @@
 // A SIGTERM to us while a delegate runs ends us at once (we have no handler, and none could run
 // during the wait); the delegate then runs to its end by itself, as it always did on SIGKILL,
 // and its journalled intent lets the next DEL or GC undo what it did.
+// The resident helper (src/helper/serve.ts) runs many calls in one process: there a synchronous
+// wait would stall every other call (and SIGTERM) for as long as one delegate runs, while the
+// async path's cold start is paid once per helper, not per call. It switches to execa's async API.
 import { closeSync, fstatSync, readSync } from 'node:fs';
-import { execaSync } from 'execa';
+import { execa, execaSync } from 'execa';
 import { performance } from '../sys/clock';
 import { memfd } from '../sys/memfd';
 
@@ -33,6 +36,12 @@ export interface RawRun {
 const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_OUTPUT = 16 * 1024 * 1024;
 const TXTBSY_RETRIES = 5;
+
+let waitAsync = false;
+/** From now on, wait for delegates without blocking the event loop (the resident helper). */
+export function runDelegatesAsync(): void {
+  waitAsync = true;
+}
 
 /** What the delegate wrote to `fd`, up to `limit` bytes; undefined when it wrote more. */
 function readOutput(fd: number, limit: number): string | undefined {
@@ -58,7 +67,7 @@ export async function runPlugin(
     const out = memfd('delegate-stdout');
     const err = memfd('delegate-stderr');
     try {
-      const r = execaSync(binary, [], {
+      const options = {
         input: stdin,
         env,
         extendEnv: false, // env is complete: unset variables must stay unset
@@ -71,7 +80,8 @@ export async function runPlugin(
         // A synchronous wait cannot send a second, harder signal later: kill at once. CNI
         // delegates have nothing to flush that a SIGTERM would have saved.
         killSignal: 'SIGKILL',
-      });
+      } as const;
+      const r = waitAsync ? await execa(binary, [], options) : execaSync(binary, [], options);
       if (r.code === 'ETXTBSY' && attempt < TXTBSY_RETRIES) {
         await new Promise((ok) => setTimeout(ok, 50 * 2 ** attempt));
         continue;

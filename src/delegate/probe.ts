@@ -1,5 +1,6 @@
 // Asking a delegate which CNI versions it speaks (CNI_COMMAND=VERSION), the way Go's
 // invoke.GetVersionInfo does, with the answer cached on disk (version-cache.ts).
+import { callEnv } from '../sys/call-env';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import { SUPPORTED_VERSIONS } from '../cni/versions';
 import { delegateEnv } from './env';
@@ -62,7 +63,7 @@ export async function probeVersions(binary: string, opts: ProbeOptions = {}): Pr
   }
 
   const name = basename(binary);
-  const env = delegateEnv('VERSION', { cniPath: opts.cniPath ?? process.env.CNI_PATH ?? '' });
+  const env = delegateEnv('VERSION', { cniPath: opts.cniPath ?? callEnv().CNI_PATH ?? '' });
   const run = await runPlugin(binary, env, JSON.stringify({ cniVersion: OUR_NEWEST }), opts.timeoutMs);
   opts.log?.({ binary, durationMs: run.durationMs, stderr: run.stderr, cached: false });
 

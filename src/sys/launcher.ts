@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { performance } from './clock';
 import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
+import { relayToHelper } from '../helper/shim';
 
 declare const __CODE_HASH__: string;
 /** Built for a single executable application (code and addon are SEA assets). */
@@ -60,6 +61,8 @@ function codeCache(): { dir: string; name: string; data: Buffer | undefined } | 
 declare global {
   // Start-up marks (ms since process start) for the structured log's "start" line.
   var __USERNS_NETNS_MARKS__: Record<string, number> | undefined;
+  // This build's code hash, for the resident helper's handshake (src/helper/serve.ts).
+  var __USERNS_NETNS_CODE_HASH__: string | undefined;
 }
 
 /** The first `length` bytes of this file as latin1, or undefined when that is not possible. */
@@ -106,6 +109,7 @@ function payload(): string {
 function launch(): void {
   const marks: Record<string, number> = { launcher: performance.now() };
   globalThis.__USERNS_NETNS_MARKS__ = marks;
+  globalThis.__USERNS_NETNS_CODE_HASH__ = __CODE_HASH__;
   const code = payload();
   const cache = codeCache();
   const script = new Script(code, { filename: __filename, cachedData: cache?.data });
@@ -125,4 +129,7 @@ function launch(): void {
   main.call(module.exports, module.exports, require, module, __filename, __dirname);
 }
 
-launch();
+// A resident helper, when one runs, answers the call; else (or when it cannot) we do.
+const relayed = relayToHelper(__CODE_HASH__);
+if (!relayed) launch();
+else relayed.then((code) => (code === undefined ? launch() : process.exit(code)), () => launch());

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ARTIFACTS, CNI_BIN } from '../helpers/plugin';
 import { newTestNet, sh } from '../helpers/host';
+import { benchHelper } from './helper-bench';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const WARMUP = 3;
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
     parallel.ratio = parRatio;
 
     const execa = await execaApis();
+    const helper = await benchHelper({ net, rounds: ROUNDS, cacheDir, directNs, bridgeConf, parallelFloorMs: floorPar.ms * 2 + delegatesParAdd.ms + delegatesParDel.ms });
 
     const ratios = Object.fromEntries(
       ARTS.map((art) => [
@@ -237,8 +239,9 @@ async function main(): Promise<void> {
     console.log(`parallel x${PARALLEL}: ${JSON.stringify(parallel)}`);
     for (const art of ARTS) console.log(`${art}: peak RSS ${perArt[art].peakRssMb} MB, size ${(sizes[art]! / 1048576).toFixed(1)} MiB, ratios ADD ${ratios[art].ADD}, DEL ${ratios[art].DEL}, adopt ADD ${ratios[art].adopt_ADD}`);
     console.log(`arm64 file size ${(sizes.arm64! / 1048576).toFixed(1)} MiB`);
+    console.log(`helper (sea + serve): ${JSON.stringify(helper)}`);
     for (const [t, ok] of Object.entries(targets)) console.log(`${ok ? 'ok  ' : 'MISS'} ${t}`);
-    console.log('\n' + JSON.stringify({ rounds: ROUNDS, samples: s, split: perArt, execa, parallel, ratios, sizes, targets }));
+    console.log('\n' + JSON.stringify({ rounds: ROUNDS, samples: s, split: perArt, execa, parallel, ratios, helper, sizes, targets }));
     if (Object.values(targets).some((ok) => !ok)) process.exitCode = 1;
   } finally {
     for (const n of direct) sh('ip', ['netns', 'del', n], { allowFail: true });
