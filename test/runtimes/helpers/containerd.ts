@@ -2,9 +2,10 @@
 // Stopped by its pid; the shims it started (they outlive it, reparented to init) are found by
 // our unique socket path in their command line and stopped by pid too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh } from '../../helpers/host';
+import { pidsWithArg } from './processes';
 
 export interface Containerd {
   sock: string;
@@ -15,17 +16,6 @@ export interface Containerd {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidsWithArg(arg: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg)) out.push(Number(d));
-    } catch { /* exited */ }
-  }
-  return out;
-}
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   for (let t = 0; t < ms; t += 50) {

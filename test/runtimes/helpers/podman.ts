@@ -7,10 +7,11 @@
 // mount of this host's hybrid layout is gone (crun refuses hybrid mode): nothing podman, crun,
 // conmon or our plugin writes there reaches the host, and all of it goes with the namespace.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_BIN, PLUGIN } from '../../helpers/plugin';
 import { makeRootfs } from './busybox';
+import { pidsWithArg } from './processes';
 
 export const PODMAN_TREE = '/var/cache/userns-netns-test/podman';
 const PODMAN = join(PODMAN_TREE, 'usr/bin/podman');
@@ -35,17 +36,6 @@ export interface Podman {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidsWithArg(arg: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(arg)) out.push(Number(d));
-    } catch { /* exited */ }
-  }
-  return out;
-}
 
 export async function startPodman(work: string): Promise<Podman> {
   const dirs = { storage: join(work, 'storage'), run: join(work, 'runroot'), tmp: join(work, 'tmp'), home: join(work, 'home'), netDir: join(work, 'net.d'), bin: join(work, 'cni-bin') };
@@ -117,7 +107,7 @@ network_config_dir = "${dirs.netDir}"
   const stop = async () => {
     podman(['rm', '-f', '-a', '-t', '0'], { timeoutMs: 60_000 });
     // conmon outlives podman (reparented to init): ours carry our work dir in their arguments.
-    for (const p of [...pidsWithArg(work), pid]) {
+    for (const p of [...pidsWithArg(work, { within: true }), pid]) {
       try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
     }
     for (let t = 0; existsSync(`/proc/${pid}`) && t < 5000; t += 50) await sleep(50);
