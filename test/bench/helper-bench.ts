@@ -36,6 +36,35 @@ async function wall(n: number, job: (i: number) => [string, Env, string]): Promi
   return { ms: performance.now() - t0, failures: codes.filter((c) => c !== 0).length };
 }
 
+interface CallLine { event: string; command?: string; step?: string; durationMs?: number; sinceStartMs?: number }
+
+/**
+ * Where a call through the helper spends what it adds over the floor, from the helper calls' own
+ * log (each line's sinceStartMs counts from the call's start in the helper): the helper's whole
+ * part, its delegates, and the durable and namespace steps within it.
+ */
+function helperSplit(logFile: string, direct: { ADD: number; DEL: number }): Record<string, number> {
+  const by: Record<string, number[]> = {};
+  const put = (k: string, v: number | undefined) => v !== undefined && (by[k] ??= []).push(v);
+  const delegateMs: Record<string, number> = {};
+  for (const raw of readFileSync(logFile, 'utf8').trim().split('\n')) {
+    const l = JSON.parse(raw) as CallLine;
+    const c = l.command;
+    if (c !== 'ADD' && c !== 'DEL') continue;
+    if (l.event === 'start') delegateMs[c] = 0;
+    if (l.event === 'step' && (l.step === 'delegate-add' || l.step === 'delegate-del')) delegateMs[c] = (delegateMs[c] ?? 0) + (l.durationMs ?? 0);
+    if (l.event === 'step' && l.step !== 'delegate-add' && l.step !== 'delegate-del') put(`${c}:${l.step}`, l.durationMs);
+    if (l.event === 'done') {
+      put(`${c}:helper part (start to done)`, l.sinceStartMs);
+      put(`${c}:delegates`, delegateMs[c]);
+      put(`${c}:helper part without delegates`, l.sinceStartMs !== undefined ? l.sinceStartMs - (delegateMs[c] ?? 0) : undefined);
+    }
+  }
+  const m: Record<string, number> = Object.fromEntries(Object.entries(by).map(([k, v]) => [k, median(v)]));
+  for (const verb of ['ADD', 'DEL'] as const) if (m[`${verb}:delegates`] !== undefined) m[`${verb}:delegates over direct`] = round(m[`${verb}:delegates`]! - direct[verb]);
+  return m;
+}
+
 export interface HelperBenchInput {
   net: TestNet;
   rounds: number;
@@ -49,7 +78,8 @@ export interface HelperBenchInput {
 export async function benchHelper(o: HelperBenchInput): Promise<Record<string, unknown>> {
   const { net } = o;
   const socket = join(net.dir, 'helper-run', 'helper.sock');
-  const conf = JSON.stringify(net.conf('1.0.0', { logFile: join(net.dir, 'plugin-helper.log') }));
+  const callLog = join(net.dir, 'plugin-helper.log');
+  const conf = JSON.stringify(net.conf('1.0.0', { logFile: callLog }));
   const env = (cmd: string, id: string, netns: string): Env => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN, USERNS_NETNS_CACHE_DIR: o.cacheDir, USERNS_NETNS_HELPER_SOCKET: socket });
   const plugin = ARTIFACTS.sea;
   const t0 = performance.now();
@@ -90,6 +120,7 @@ export async function benchHelper(o: HelperBenchInput): Promise<Record<string, u
       put('DEL', del.ms);
     }
     const m = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, median(v)]));
+    const split = helperSplit(callLog, { ADD: m.delegates_ADD!, DEL: m.delegates_DEL! });
 
     const atts = Array.from({ length: 32 }, () => net.attachment());
     const floorPar = await wall(32, () => ['node', {}, '']);
@@ -109,6 +140,10 @@ export async function benchHelper(o: HelperBenchInput): Promise<Record<string, u
       },
       // VERSION through the helper: the shim's whole cost (Node's start, the launcher, one round trip).
       shimOverNodeMs: round(m.VERSION! - m.floor!),
+      // What a call adds over its floor, against what the 1.25 target allows it to add.
+      addedMs: { ADD: round(m.ADD! - m.floor! - m.delegates_ADD!), DEL: round(m.DEL! - m.floor! - m.delegates_DEL!) },
+      budgetAt125Ms: { ADD: round(0.25 * (m.floor! + m.delegates_ADD!)), DEL: round(0.25 * (m.floor! + m.delegates_DEL!)) },
+      split,
       versionInProcessOverNodeMs: round(m.VERSION_in_process! - m.floor!),
       parallel: {
         floorMs: round(floorPar.ms),
