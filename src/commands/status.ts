@@ -5,7 +5,7 @@ import { accessSync, constants, existsSync, lstatSync, readFileSync } from 'node
 import { dirname } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
-import { createLogger } from '../log/logger';
+import { createLogger, startFields } from '../log/logger';
 import { ensurePrivateDir, removeFileDurable, writeFileAtomic } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
@@ -49,6 +49,7 @@ function checkUserNamespaces(): string | undefined {
 
 export async function cmdStatus(inv: Invocation): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'STATUS' });
+  log.info('start', startFields());
   const problems: string[] = [];
   const add = (p: string | undefined) => p && problems.push(p);
   add(checkDataDir(inv.conf.dataDir));
