@@ -1,6 +1,7 @@
 // STATUS (CNI 1.1.0): can this plugin serve ADD right now? Each check says what is wrong;
-// all failures are reported together with code 50. It changes nothing on the host beyond
-// a probe file in the data dir, removed at once.
+// all failures are reported together with code 50. What it writes: the data dir (0700) if
+// missing, a probe file there (removed at once), each delegate's VERSION answer in
+// <dataDir>/version-cache/, the log line, and (as every call) the addon and code caches.
 import { accessSync, constants, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
