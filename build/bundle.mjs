@@ -77,17 +77,37 @@ async function bundleCode(arch) {
     define: { __PLUGIN_VERSION__: JSON.stringify(pkg.version) },
     plugins: [koffiPlugin(arch, addons[arch])],
     metafile: true,
-    // Strings with "\n" stay escaped (no raw newlines in template literals): the code becomes
-    // one line, so the launcher takes it out of its comment with a single slice.
+    // Strings with "\n" stay escaped (no raw newlines in template literals): the code is a few
+    // long lines, cheap for the launcher to take out of its comment.
     supported: { 'template-literal': false },
+    // Written beside the artifact, never into it (no sourceMappingURL either): the map is for a
+    // maintainer turning a logged stack into source lines (build/stack-to-source.mjs).
+    sourcemap: 'external',
+    // Wrapped like Node wraps a CommonJS module (the launcher calls it with its own module's
+    // values); as esbuild's banner and footer, so that the map counts the wrapper's line too.
+    banner: { js: '(function (exports, require, module, __filename, __dirname) {' },
+    footer: { js: '})' },
   });
-  // Wrapped like Node wraps a CommonJS module: the launcher calls it with its own module's values.
-  const code = `(function (exports, require, module, __filename, __dirname) {${result.outputFiles[0].text}\n})`;
+  const js = result.outputFiles.find((f) => !f.path.endsWith('.map'));
+  const map = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map')).text);
+  const code = js.text.replace(/\n$/, '');
   // The code rides in line comments: nothing in it may end a line comment early.
   if (/[\r\u2028\u2029]/.test(code)) throw new Error('bundle: unexpected line terminator in the code');
   if (/[^\x00-\x7f]/.test(code)) throw new Error('bundle: non-ASCII in the code; the launcher reads it as latin1');
   if (/\bimport\(/.test(code)) throw new Error('bundle: a dynamic import() survived bundling; vm.Script cannot run it');
-  return { code, codeHash: createHash('sha256').update(code).digest('hex').slice(0, 32), metafile: result.metafile };
+  const codeHash = createHash('sha256').update(code).digest('hex').slice(0, 32);
+  // Which code the map describes: stack frames of the code name this hash (src/sys/launcher.ts),
+  // and so does the 'start' line of every call's log.
+  map.x_userns_netns_code_hash = codeHash;
+  return { code, codeHash, map: `${JSON.stringify(map)}\n`, metafile: result.metafile };
+}
+
+/** The source map of `artifact`'s code, written beside it as `<artifact>.map`. */
+function writeMap(artifact, map) {
+  const tmp = `${artifact}.map.${process.pid}.tmp`;
+  writeFileSync(tmp, map);
+  renameSync(tmp, `${artifact}.map`);
+  return `${artifact}.map`;
 }
 
 /** The launcher, for the Node-script file or (sea) a self-contained executable. */
@@ -102,7 +122,7 @@ async function bundleLauncher(codeHash, codeEnd, sea) {
   return out.outputFiles[0].text;
 }
 
-const { code, codeHash, metafile } = await bundleCode('amd64');
+const { code, codeHash, map, metafile } = await bundleCode('amd64');
 const CODE_END_PLACEHOLDER = '@@code-end@@';
 // The byte offset where the code section ends is patched in below, once it is known, so the
 // launcher reads only that much of the file (not the addon behind it).
@@ -142,8 +162,9 @@ chmodSync(tmpFile, 0o755);
 renameSync(tmpFile, outFile);
 writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n'); // dist/ sits under our ESM package.json
 const size = readFileSync(outFile).length;
-console.log(`build: ${outFile} (${(size / 1024).toFixed(0)} KiB, ${packages.size} bundled packages, addon sha256 ${addonSha.slice(0, 12)})`);
+console.log(`build: ${outFile} (${(size / 1024).toFixed(0)} KiB, ${packages.size} bundled packages, addon sha256 ${addonSha.slice(0, 12)}, code ${codeHash})`);
 if (!existsSync(outFile)) process.exit(1);
+const maps = [writeMap(outFile, map)];
 
 // Self-contained executables, one per architecture. BUILD_SEA=0 skips them (a quick
 // iteration on the Node-script file); the tests and the install need them.
@@ -153,10 +174,13 @@ if (process.env.BUILD_SEA !== '0') {
   for (const arch of Object.keys(pins.targets)) {
     const c = await bundleCode(arch);
     const launcher = await bundleLauncher(c.codeHash, '0', true);
-    artifacts.push(await buildSea({ root, outDir, arch, pins, launcher, code: c.code, addon: addons[arch], legal }));
+    const sea = await buildSea({ root, outDir, arch, pins, launcher, code: c.code, addon: addons[arch], legal });
+    artifacts.push(sea);
+    maps.push(writeMap(sea, c.map));
+    console.log(`build: ${sea}: code ${c.codeHash}`);
   }
 }
 // Written last and beside first: SHA256SUMS always describes files that are all there.
-const sums = artifacts.map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${basename(f)}\n`).join('');
+const sums = [...artifacts, ...maps].map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${basename(f)}\n`).join('');
 writeFileSync(join(outDir, `SHA256SUMS.${process.pid}.tmp`), sums);
 renameSync(join(outDir, `SHA256SUMS.${process.pid}.tmp`), join(outDir, 'SHA256SUMS'));

@@ -7,7 +7,7 @@ import type { Invocation } from '../cni/invocation';
 import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { resolveMapping } from '../idmap/mapping-for-add';
-import { msSinceProcessStart, startupMarks } from '../log/logger';
+import { msSinceProcessStart, startFields } from '../log/logger';
 import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
@@ -29,7 +29,7 @@ import { looksLikeReservation } from '../ns/pins';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
   const ctx = attachmentContext(inv);
-  ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
+  ctx.log.info('start', startFields());
   validateBeforeAnything(ctx);
   return ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const existing = ctx.store.get(ctx.key);

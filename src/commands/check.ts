@@ -8,6 +8,7 @@ import { inspectNamespace } from '../ns';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, chainResult } from '../attachment/context';
 import { runDelegate } from '../attachment/delegate-runner';
+import { startFields } from '../log/logger';
 
 function mismatch(msg: string): CniError {
   return new CniError(ErrorCode.NamespaceFailure, `CHECK: ${msg}`);
@@ -40,6 +41,7 @@ export function verifyNamespaces(rec: AttachmentRecord, netnsArg?: string): void
 
 export async function cmdCheck(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
+  ctx.log.info('start', startFields());
   const name = show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`);
   const unknown = () => new CniError(ErrorCode.UnknownContainer, `CHECK: no attachment ${name}`);
   // CHECK writes nothing: no record, no lock file (nor data dir) created just to say so.

@@ -1,14 +1,14 @@
 // DEL: works from the record alone. Already gone, never added, repeated, empty CNI_NETNS,
 // pin unmounted by hand: all succeed. A failed step keeps the record for the next DEL or GC.
 import type { Invocation } from '../cni/invocation';
-import { msSinceProcessStart, startupMarks } from '../log/logger';
+import { msSinceProcessStart, startFields } from '../log/logger';
 import { attachmentContext } from '../attachment/context';
 import { clearLeftover } from '../attachment/leftover';
 import { allocatorEnv, releaseKey } from '../idmap/allocator';
 
 export async function cmdDel(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
-  ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
+  ctx.log.info('start', startFields());
   // DEL works from the record: what it ignored in the config is reported, never fatal.
   if (inv.conf.drift.length > 0) ctx.log.error('config-drift', { ignored: inv.conf.drift });
   // A read-only data dir still lets DEL release delegates and pins (see unlockedIfReadOnly).

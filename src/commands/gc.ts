@@ -7,7 +7,7 @@
 // else's. Errors do not stop the sweep; all are reported at the end.
 import { CniError, ErrorCode, asCniError } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
-import { createLogger } from '../log/logger';
+import { createLogger, startFields } from '../log/logger';
 import { sweepTempFiles } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
@@ -39,6 +39,7 @@ function validAttachments(raw: Record<string, unknown>): Set<string> {
 
 export async function cmdGc(inv: Invocation): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'GC' });
+  log.info('start', startFields());
   const valid = validAttachments(inv.conf.raw as Record<string, unknown>);
   const store = openStore(inv.conf.dataDir);
   const errors: CniError[] = [];

@@ -1,11 +1,12 @@
 // STATUS (CNI 1.1.0): can this plugin serve ADD right now? Each check says what is wrong;
-// all failures are reported together with code 50. It changes nothing on the host beyond
-// a probe file in the data dir, removed at once.
+// all failures are reported together with code 50. What it writes: the data dir (0700) if
+// missing, a probe file there (removed at once), each delegate's VERSION answer in
+// <dataDir>/version-cache/, the log line, and (as every call) the addon and code caches.
 import { accessSync, constants, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
-import { createLogger } from '../log/logger';
+import { createLogger, startFields } from '../log/logger';
 import { ensurePrivateDir, removeFileDurable, writeFileAtomic } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
@@ -49,6 +50,7 @@ function checkUserNamespaces(): string | undefined {
 
 export async function cmdStatus(inv: Invocation): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'STATUS' });
+  log.info('start', startFields());
   const problems: string[] = [];
   const add = (p: string | undefined) => p && problems.push(p);
   add(checkDataDir(inv.conf.dataDir));

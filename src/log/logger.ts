@@ -81,6 +81,14 @@ export function startupMarks(): Record<string, number> {
   return Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, round(v)]));
 }
 
+/**
+ * The fields of every call's 'start' line: which build runs (the code hash its source map
+ * carries, to map a stack of this call with the right map) and what its start-up cost.
+ */
+export function startFields(): Record<string, unknown> {
+  return { codeHash: globalThis.__USERNS_NETNS_CODE_HASH__, startupMs: msSinceProcessStart(), marks: startupMarks() };
+}
+
 /** Process start to now: Node's own start-up plus loading our code. */
 export function msSinceProcessStart(): number {
   return round(performance.now());

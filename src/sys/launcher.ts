@@ -112,7 +112,11 @@ function launch(): void {
   globalThis.__USERNS_NETNS_CODE_HASH__ = __CODE_HASH__;
   const code = payload();
   const cache = codeCache();
-  const script = new Script(code, { filename: __filename, cachedData: cache?.data });
+  // Its name in stack frames: apart from this launcher's (same file), and naming the build whose
+  // source map (<artifact>.map) turns the frames into source lines. No path: a script compiled
+  // from V8's code cache keeps the name of the process that wrote the cache, and one cache
+  // serves every artifact of this code hash (the Node-script file and the amd64 executable).
+  const script = new Script(code, { filename: `userns-netns#code-${__CODE_HASH__}`, cachedData: cache?.data });
   if (cache && (cache.data === undefined || script.cachedDataRejected)) {
     // Written at exit, so the functions this run compiled lazily are in the cache too.
     process.once('exit', () => {

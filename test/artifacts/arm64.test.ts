@@ -42,9 +42,10 @@ test('the arm64 file is an aarch64 ELF whose embedded addon is the arm64 one', (
   assert.is(amd.indexOf(arm.subarray(0, 4096)), -1);
 });
 
-test('dist/SHA256SUMS lists every artifact with its hash', () => {
+test('dist/SHA256SUMS lists every artifact and its source map with its hash', () => {
   const sums = readFileSync(join(REPO, 'dist', 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/));
-  assert.equal(sums.map((s) => s[1]).sort(), ['userns-netns', 'userns-netns-linux-amd64', 'userns-netns-linux-arm64']);
+  const artifacts = ['userns-netns', 'userns-netns-linux-amd64', 'userns-netns-linux-arm64'];
+  assert.equal(sums.map((s) => s[1]).sort(), [...artifacts, ...artifacts.map((a) => `${a}.map`)].sort());
   for (const [hash, file] of sums) {
     const r = spawnSync('sha256sum', [join(REPO, 'dist', file!)], { encoding: 'utf8' });
     assert.is(r.stdout.split(' ')[0], hash, file);

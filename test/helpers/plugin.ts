@@ -29,7 +29,7 @@ export function runPlugin(env: Record<string, string | undefined>, stdin: string
   if (!existsSync(opts.plugin ?? PLUGIN)) throw new Error(`${PLUGIN} missing: run npm run build`);
   const input = typeof stdin === 'string' || Buffer.isBuffer(stdin) ? stdin : JSON.stringify(stdin);
   const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-  // Set by test/helper/e2e-through-helper.ts: the same e2e tests, relayed to a resident helper.
+  // Set by test/helper/helpers/e2e-through-helper.ts: the same e2e tests, relayed to a resident helper.
   if (process.env.USERNS_NETNS_HELPER_SOCKET) fullEnv.USERNS_NETNS_HELPER_SOCKET = process.env.USERNS_NETNS_HELPER_SOCKET;
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
   const r = spawnSync(opts.plugin ?? PLUGIN, [], { env: fullEnv, input, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000 });
