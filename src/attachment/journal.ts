@@ -19,13 +19,13 @@
 //                                create: memory owner's, with token and inode) and every
 //                                               delegate's intent; DEL, GC or a retried ADD
 //                                               tear down from it (pin-holders index first)
-//  reservingPin (add-reserving-{net,user}ns-pin) memory   a pin's temporary reservation file,
-//                                               named by the token: removed by the teardown
 //  inodesKnown (add-before-pin)  create: 1st    the token and both inodes before any pin file or
 //                                               mount exists (a mount found later is ours only if
 //                                               it shows a journalled inode, a file only if it
 //                                               holds the token), every delegate's intent; the
 //                                               holder processes end by themselves
+//  reservingPin (add-reserving-{net,user}ns-pin) memory   a pin's temporary reservation file,
+//                                               named by the token: removed by the teardown
 //  pinned (add-after-pin)        memory         pins the record proves ours by inode and token
 //  ownerPinned (add-after-owner-pin) memory     adopt: the owner's pin, proven the same way
 //  sysctlsApplied (add-after-sysctls) memory    nothing outside the netns
@@ -59,9 +59,9 @@ import { dropPinHolderOf, notePinHolder } from './pin-owners';
 export const ADD_FAILPOINTS = [
   'add-after-allocation',
   'add-after-intent',
+  'add-before-pin',
   'add-reserving-netns-pin',
   'add-reserving-userns-pin',
-  'add-before-pin',
   'add-after-pin',
   'add-after-owner-pin',
   'add-after-sysctls',
