@@ -1,10 +1,10 @@
-// userns-netns: entry point. A CNI call (CNI_COMMAND set) is answered by src/cni/call.ts, the
+// userns-netns: entry point. A CNI call (CNI_COMMAND set) is answered by src/commands/call.ts, the
 // code the resident helper runs too; without CNI_COMMAND it is the operator CLI. Everything
 // process-wide (stdout, exit status, NODE_OPTIONS) is done here, not in the call.
 import { commandOf, type Command } from '../../src/cni/env';
 import { writeAll } from '../../src/cni/output';
 import { readStdin } from '../../src/cni/stdin';
-import { errorAnswer, runCall, type CallAnswer } from '../../src/cni/call';
+import { errorAnswer, runCall, type CallAnswer } from '../../src/commands/call';
 import { dropNodeOptions } from '../../src/sys/node-options';
 import { performance } from '../../src/sys/clock';
 

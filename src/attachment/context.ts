@@ -43,12 +43,6 @@ export function contextFor(inv: Invocation, key: AttachmentKey, log: Logger, sto
   };
 }
 
-/** Writes the record with a fresh updatedAt: every call is one durable journal step. */
-export function saveRecord(ctx: AttachmentContext, rec: AttachmentRecord): void {
-  rec.updatedAt = new Date().toISOString();
-  ctx.store.put(ctx.key, rec);
-}
-
 /**
  * The chain's result as the delegates made it: the last delegate result. It names the netns by
  * the pin's real path, which is the CNI_NETNS delegates get; the result printed to the runtime

@@ -6,10 +6,12 @@ import type { AttachmentContext } from './context';
 import { prepareDelegate, runDelegate } from './delegate-runner';
 import { removePin, teardown } from './teardown';
 import type { NamespaceRef } from '../generated/types';
-import { allocatorEnv, releaseKey } from '../idmap/allocator';
+import { releaseKey } from '../idmap/allocator';
+import { allocatorEnv } from '../idmap/store-records';
 import { inspectNamespace } from '../ns';
 import { withNetnsLock } from './netns-lock';
 import { dropPinHolder, otherPinHolders, ourPinPairAt } from './pin-owners';
+import * as journal from './journal';
 import { salvageRecord } from './salvage';
 import { canonicalNetnsPath } from './netns-target';
 
@@ -35,7 +37,7 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
     errors.push(asCniError(err));
   }
   if (errors.length > 0) throw errors[0];
-  ctx.store.delete(ctx.key);
+  journal.forgetCorrupt(ctx);
   // Its id block, if it had one: the table knows it by key.
   await releaseKey(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key);
 }

@@ -6,10 +6,10 @@ import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { fileHoldsToken, removeReservationTemp } from '../ns/pins';
 import { currentBootId } from '../state/boot-id';
-import { type AttachmentContext, chainResult, saveRecord } from './context';
+import { type AttachmentContext, chainResult } from './context';
 import { prevResultFor, runDelegate } from './delegate-runner';
-import { releaseAllocation } from '../idmap/release';
-import { failpoint } from './failpoints';
+import { releaseAllocation } from './release-ids';
+import * as journal from './journal';
 import { withNetnsLock } from './netns-lock';
 import { canonicalNetnsPath } from './netns-target';
 import { dropPinHolderOf, otherPinHolders } from './pin-owners';
@@ -49,20 +49,6 @@ export interface TeardownOptions {
 }
 
 /**
- * A journal step of the teardown itself. The record on disk already names everything that may
- * exist (each side effect was journalled before it happened) and every step below is
- * idempotent, so a write that fails - no space, a read-only data dir, anything - must not stop
- * the delegates' DEL, the unpin or the id release: the next DEL redoes from the older record.
- */
-function saveJournalBestEffort(ctx: AttachmentContext, rec: AttachmentRecord): void {
-  try {
-    saveRecord(ctx, rec);
-  } catch (err) {
-    ctx.log.error('journal-write-skipped', { phase: rec.phase, error: (err as Error).message });
-  }
-}
-
-/**
  * The chain's result for delegate `d`'s DEL, or none when it cannot be converted to its version
  * (a result recorded before results were checked on ADD): like libcni after a failed ADD, the
  * DEL then goes without prevResult. A DEL must never depend on a conversion.
@@ -79,10 +65,7 @@ function givableResult(ctx: AttachmentContext, rec: AttachmentRecord, d: Attachm
 export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, opts: TeardownOptions = {}): Promise<void> {
   const errors: CniError[] = [];
   const sameBoot = rec.bootId === currentBootId();
-  if (rec.phase !== 'deleting') {
-    rec.phase = 'deleting';
-    saveJournalBestEffort(ctx, rec);
-  }
+  journal.deleting(ctx, rec);
 
   // Delegates get the pin only while it is the live netns we recorded; otherwise an empty
   // CNI_NETNS, so that IPAM state is still released (plugins fail on a non-netns path).
@@ -100,7 +83,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     end({ delegate: d.type });
   }
 
-  await failpoint('del-after-delegates');
+  await journal.delegatesDeleted();
 
   // Our pins - only pins this record holds (create mode, or a netns it joined), only this
   // boot's (after a reboot the path may hold another attachment's new pin), only when the
@@ -131,7 +114,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
     end();
   }
 
-  await failpoint('del-after-unpin');
+  await journal.unpinned();
   if (errors.length > 0) {
     ctx.log.error('teardown-incomplete', { errors: errors.map((e) => e.message) });
     const first = errors[0]!;
@@ -141,9 +124,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
       { details: `${first.details ? `${first.details}; ` : ''}the record is kept: DEL or GC again to finish`, cause: first },
     );
   }
-  await failpoint('del-before-record-delete');
-  dropPinHolderOf(ctx, rec); // (a record of an earlier boot, which took no part in the unpin)
-  ctx.store.delete(ctx.key);
+  await journal.forget(ctx, rec);
   // The ids last, once no record names them: killed in between, the allocation table keeps an
   // orphan entry (released by DEL, GC or a full pool), never a record whose ids went to another.
   await releaseAllocation(rec, ctx);

@@ -1,30 +1,32 @@
 // ADD: create (or adopt) the namespaces, run the delegates inside, persist, answer.
-// Every side effect is written to the record before it happens (an intent journal), so a
-// plugin killed at any instant leaves enough for DEL, GC or a retried ADD to roll back.
+// Every side effect is written to the record before it happens (an intent journal, whose
+// steps and writes attachment/journal.ts lists), so a plugin killed at any instant leaves
+// enough for DEL, GC or a retried ADD to roll back.
 import { randomBytes } from '../sys/random';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
 import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
-import { resolveMapping } from '../idmap/mapping-for-add';
 import { msSinceProcessStart, startFields } from '../log/logger';
-import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
-import { currentBootId } from '../state/boot-id';
+import { createPinnedNamespaces, isLiveNetnsPin, type IdMappings } from '../ns';
+import type { LockHandle } from '../state/lock';
 import { isCorrupt } from '../state/record-store';
-import { attachmentContext, saveRecord, type AttachmentContext } from '../attachment/context';
+import { attachmentContext, type AttachmentContext } from '../attachment/context';
 import { prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
+import * as journal from '../attachment/journal';
+import { resolveMapping } from '../attachment/mapping-for-add';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
 import { withNetnsLock } from '../attachment/netns-lock';
-import { notePinHolder, ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
+import { ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
 import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
 import { applyPodSysctls } from '../attachment/pod-sysctls';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
-import { failpoint, failpointNow } from '../attachment/failpoints';
 import { findPlugin } from '../delegate';
 import { resolveExplicitMapping } from '../idmap/resolve';
 import { poolFromConfig } from '../idmap/pool';
-import { allocatorEnv, shareBlock } from '../idmap/allocator';
+import { shareBlock } from '../idmap/allocator';
+import { allocatorEnv } from '../idmap/store-records';
 import { looksLikeReservation } from '../ns/pins';
 
 export async function cmdAdd(inv: Invocation): Promise<unknown> {
@@ -32,163 +34,148 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
   ctx.log.info('start', startFields());
   validateBeforeAnything(ctx);
   return ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
-    const existing = ctx.store.get(ctx.key);
-    if (existing !== undefined && !isCorrupt(existing) && existing.phase === 'ready') {
-      throw new CniError(
-        ErrorCode.AttachmentExists,
-        `attachment ${show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`)} already exists (netns ${existing.netns.path}); DEL it first`,
-      );
-    }
-    // A leftover of an interrupted ADD or DEL: finish its rollback before starting afresh.
-    if (existing !== undefined) await clearLeftover(ctx, existing);
-    else ctx.store.sweepTemp(ctx.key);
-
-    const now = new Date().toISOString();
-    // Written into our pin files (journalled first): proof that a pin found later is ours.
-    const pinToken = randomBytes(8).toString('hex');
-    let rec!: AttachmentRecord;
-    // Which delegates this ADD started, and the one running when it failed: the record lists
-    // every delegate as an intent from its first write on, but the rollback need not DEL those
-    // it knows it never started.
-    let started = 0;
-    let running: number | undefined;
-    const rollback = async (err: unknown): Promise<void> => {
-      ctx.log.error('add-failed', { error: (err as Error).message });
-      try {
-        await teardown(ctx, rec, { failedDelegate: running, delegatesStarted: started });
-        lock.removeOnRelease();
-      } catch (rollbackErr) {
-        // The record stays (phase "deleting"): the next DEL or GC finishes the rollback.
-        ctx.log.error('rollback-incomplete', { error: (rollbackErr as Error).message });
-      }
-    };
-
-    // Create or join, decided and done under the pin path's lock: of two ADDs of one new path,
-    // one creates and the other then finds the pins and joins them; a teardown deciding
-    // whether it is the last holder waits for us (see netns-lock.ts for the lock order).
-    // Every delegate's intent goes into the record's first write: one durable write covers
-    // them all (DEL of a delegate that never ran is a case every plugin must accept).
-    const prepared: PreparedDelegate[] = [];
-    for (const delegate of inv.conf.delegates) prepared.push(await prepareDelegate(ctx, delegate));
-
-    await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), async () => {
-      const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
-      rec = {
-        schemaVersion: 1,
-        network: ctx.key.network,
-        containerId: ctx.key.containerId,
-        ifname: ctx.key.ifname,
-        cniVersion: inv.conf.cniVersion,
-        mode: target.mode,
-        phase: 'adding',
-        bootId: currentBootId(),
-        createdAt: now,
-        updatedAt: now,
-        netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
-        userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
-        delegates: prepared.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf })),
-      };
-      if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
-      // A runtime's netns in a user namespace of its own, whose owner no record here pins yet.
-      if (target.mode === 'adopt' && !target.ownerIsHost && rec.userns.pin === 'none') rec.userns = ownerPinIntent(target, inv.conf.usernsPinDir, pinToken);
-      let mapping: Awaited<ReturnType<typeof resolveMapping>> | undefined;
-      if (target.mode === 'create') {
-        mapping = await resolveMapping(ctx, rec);
-        rec.mappings = mapping.mappings;
-      }
-
-      try {
-        await failpoint('add-after-allocation');
-        // Create mode journals first when it knows the namespaces' inodes (beforePin below),
-        // before any pin file exists: until then nothing but the id block and holder
-        // processes that end by themselves exist, and DEL or GC of a key with no record gives
-        // the block back.
-        if (target.mode === 'adopt') {
-          notePinHolder(ctx, rec); // pins it joins or will pin (the owner's), before the record names them
-          saveRecord(ctx, rec);
-        }
-      } catch (err) {
-        // Nothing exists yet but the id block (if any) and perhaps the record: the DEL path
-        // gives both back.
-        await teardown(ctx, rec).catch((e: Error) => ctx.log.error('rollback-incomplete', { error: e.message }));
-        throw err;
-      }
-      try {
-        await failpoint('add-after-intent');
-        if (target.mode === 'create') {
-          notePinHolder(ctx, rec); // before the record first names the pins
-          const end = ctx.log.step('namespaces');
-          const ns = await createPinnedNamespaces({
-            mappings: mapping!.mappings,
-            netnsPin: target.netnsPin,
-            usernsPin: target.usernsPin,
-            loopbackUp: true,
-            pinToken,
-            testHooks: { afterReservationCreated: (type) => failpointNow(`add-reserving-${type}ns-pin`) },
-            // The first journal write: the pin token and the inodes before any pin file or mount
-            // exists (a mount found later is ours only if it shows the inode we recorded, a file
-            // only if it holds the token), and every delegate's intent.
-            beforePin: async ({ netnsInode, usernsInode }) => {
-              rec.netns.inode = netnsInode;
-              rec.userns.inode = usernsInode;
-              saveRecord(ctx, rec);
-              await failpoint('add-before-pin');
-            },
-          });
-          end({ netnsInode: ns.netnsInode });
-          rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
-          rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
-          await failpoint('add-after-pin');
-        } else if (rec.userns.adopted && rec.userns.pin === 'intent') {
-          const end = ctx.log.step('owner-pin');
-          pinAdoptedOwner(rec);
-          end({ usernsInode: rec.userns.inode });
-          await failpoint('add-after-owner-pin');
-        }
-      } catch (err) {
-        await rollback(err);
-        throw err;
-      }
-    });
+    await refuseDuplicateOrClearLeftover(ctx);
+    const delegates = await prepareDelegates(ctx);
+    const attempt: Attempt = { started: 0 };
     try {
-      // Inside the pinned (or adopted) netns, before any delegate sees it.
-      applyPodSysctls(ctx, rec);
-      await failpoint('add-after-sysctls');
-      let prev: Record<string, unknown> | undefined;
-      for (const [i, d] of prepared.entries()) {
-        const entry = rec.delegates[i]!;
-        await failpoint(`add-before-delegate-${i}`);
-        const end = ctx.log.step('delegate-add');
-        started = i + 1;
-        running = i;
-        prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev, i);
-        running = undefined;
-        end({ delegate: d.type });
-        // In memory only: the results reach the disk with the final write. A crash before it
-        // leaves intents, whose DEL goes without prevResult - as libcni's after a lost cache.
-        entry.state = 'added';
-        entry.result = prev;
-        await failpoint(`add-after-delegate-${i}`);
-      }
-
-      const result = convertResult(prev ?? { cniVersion: inv.conf.cniVersion }, inv.conf.cniVersion);
-      // The runtime knows the netns by the path it gave us (we may pin at its real path).
-      for (const itf of (result.interfaces ?? []) as Array<Record<string, unknown>>) {
-        if (itf.sandbox === rec.netns.path) itf.sandbox = inv.env.netns;
-      }
-      rec.result = result as unknown as AttachmentRecord["result"];
-      rec.phase = 'ready';
-      const end = ctx.log.step('record');
-      saveRecord(ctx, rec);
-      end();
-      await failpoint('add-after-record');
+      // Create or join, decided and done under the pin path's lock: of two ADDs of one new
+      // path, one creates and the other then finds the pins and joins them; a teardown
+      // deciding whether it is the last holder waits for us (see netns-lock.ts for the order).
+      const rec = await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), () => createOrJoinNamespaces(ctx, delegates, attempt));
+      applyPodSysctls(ctx, rec); // inside the pinned (or adopted) netns, before any delegate sees it
+      await journal.sysctlsApplied();
+      const chainResult = await addDelegates(ctx, rec, delegates, attempt);
+      const result = answerFor(ctx, rec, chainResult);
+      await journal.ready(ctx, rec, result);
       ctx.log.info('done', { totalMs: msSinceProcessStart(), maxRssKb: process.resourceUsage().maxRSS });
       return result;
     } catch (err) {
-      await rollback(err);
+      if (attempt.rec) await rollBack(ctx, attempt, lock, err);
       throw err;
     }
   });
+}
+
+/**
+ * What this ADD did so far, for its rollback: the record (once it holds ids or a side effect
+ * may follow), the delegates it started and the one running when it failed. The record lists
+ * every delegate as an intent from its first write on, but the rollback need not DEL those it
+ * knows it never started.
+ */
+interface Attempt {
+  rec?: AttachmentRecord;
+  started: number;
+  running?: number;
+}
+
+/** A ready record: a duplicate ADD, refused. Any other: the leftover of an interrupted ADD or DEL, rolled back before starting afresh. */
+async function refuseDuplicateOrClearLeftover(ctx: AttachmentContext): Promise<void> {
+  const existing = ctx.store.get(ctx.key);
+  if (existing !== undefined && !isCorrupt(existing) && existing.phase === 'ready') {
+    throw new CniError(
+      ErrorCode.AttachmentExists,
+      `attachment ${show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`)} already exists (netns ${existing.netns.path}); DEL it first`,
+    );
+  }
+  if (existing !== undefined) await clearLeftover(ctx, existing);
+  else journal.sweepInterruptedWrite(ctx);
+}
+
+/** Every delegate, its version chosen: all of them become intents in the record's first write. */
+async function prepareDelegates(ctx: AttachmentContext): Promise<PreparedDelegate[]> {
+  const prepared: PreparedDelegate[] = [];
+  for (const delegate of ctx.inv.conf.delegates) prepared.push(await prepareDelegate(ctx, delegate));
+  return prepared;
+}
+
+/** Under the netns lock: the record begun, its ids taken, journalled, the namespaces made or joined and pinned. */
+async function createOrJoinNamespaces(ctx: AttachmentContext, delegates: PreparedDelegate[], attempt: Attempt): Promise<AttachmentRecord> {
+  const target = resolveNetnsTarget(ctx.inv.env.netns!, ctx.inv.conf);
+  // Written into our pin files (journalled first): proof that a pin found later is ours.
+  const pinToken = randomBytes(8).toString('hex');
+  const rec = journal.begin(ctx, target, delegates, pinToken);
+  const mappings = await choosePinsAndIds(ctx, rec, target, pinToken);
+  attempt.rec = rec; // the ids may be taken: from here on a failure rolls back
+  await journal.idsTaken();
+  await journal.intent(ctx, rec);
+  if (target.mode === 'create') await createNamespaces(ctx, rec, target, mappings!, pinToken);
+  else if (rec.userns.adopted && rec.userns.pin === 'intent') await pinOwner(ctx, rec);
+  return rec;
+}
+
+/**
+ * Adopt mode: the pins of this data dir it joins, or its owner's pin as an intent. Create mode:
+ * the mapping (returned), in the allocation table before the record's first write.
+ */
+async function choosePinsAndIds(ctx: AttachmentContext, rec: AttachmentRecord, target: NetnsTarget, pinToken: string): Promise<IdMappings | undefined> {
+  if (target.mode === 'create') {
+    const { mappings } = await resolveMapping(ctx, rec);
+    rec.mappings = mappings;
+    return mappings;
+  }
+  await joinPinsOfThisDataDir(ctx, rec, target);
+  // A runtime's netns in a user namespace of its own, whose owner no record here pins yet.
+  if (!target.ownerIsHost && rec.userns.pin === 'none') rec.userns = ownerPinIntent(target, ctx.inv.conf.usernsPinDir, pinToken);
+}
+
+/** Create mode: both namespaces made and pinned; the record's first write comes when their inodes are known, before any pin file. */
+async function createNamespaces(ctx: AttachmentContext, rec: AttachmentRecord, target: Extract<NetnsTarget, { mode: 'create' }>, mappings: IdMappings, pinToken: string): Promise<void> {
+  const end = ctx.log.step('namespaces');
+  const ns = await createPinnedNamespaces({
+    mappings,
+    netnsPin: target.netnsPin,
+    usernsPin: target.usernsPin,
+    loopbackUp: true,
+    pinToken,
+    testHooks: { afterReservationCreated: journal.reservingPin },
+    beforePin: (inodes) => journal.inodesKnown(ctx, rec, inodes),
+  });
+  end({ netnsInode: ns.netnsInode });
+  await journal.pinned(rec, ns, pinToken);
+}
+
+/** Adopt mode: the owner user namespace of the runtime's netns pinned (journalled as an intent first). */
+async function pinOwner(ctx: AttachmentContext, rec: AttachmentRecord): Promise<void> {
+  const end = ctx.log.step('owner-pin');
+  pinAdoptedOwner(rec);
+  end({ usernsInode: rec.userns.inode });
+  await journal.ownerPinned();
+}
+
+/** The sub-chain's ADDs in order, each given the previous result; returns the last one. */
+async function addDelegates(ctx: AttachmentContext, rec: AttachmentRecord, delegates: PreparedDelegate[], attempt: Attempt): Promise<Record<string, unknown> | undefined> {
+  let prev: Record<string, unknown> | undefined;
+  for (const [i, d] of delegates.entries()) {
+    await journal.delegateIntended(i);
+    const end = ctx.log.step('delegate-add');
+    attempt.started = i + 1;
+    attempt.running = i;
+    prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev, i);
+    attempt.running = undefined;
+    end({ delegate: d.type });
+    await journal.delegateAdded(rec, i, prev);
+  }
+  return prev;
+}
+
+/** The chain's result in the config's version, naming the netns by the path the runtime gave us (we may pin at its real path). */
+function answerFor(ctx: AttachmentContext, rec: AttachmentRecord, chainResult: Record<string, unknown> | undefined) {
+  const result = convertResult(chainResult ?? { cniVersion: ctx.inv.conf.cniVersion }, ctx.inv.conf.cniVersion);
+  for (const itf of (result.interfaces ?? []) as Array<Record<string, unknown>>) {
+    if (itf.sandbox === rec.netns.path) itf.sandbox = ctx.inv.env.netns;
+  }
+  return result;
+}
+
+/** Undoes this ADD through the one DEL path; if that fails too, the record stays (phase "deleting") for the next DEL or GC. */
+async function rollBack(ctx: AttachmentContext, attempt: Attempt, lock: LockHandle, err: unknown): Promise<void> {
+  ctx.log.error('add-failed', { error: (err as Error).message });
+  try {
+    await teardown(ctx, attempt.rec!, { failedDelegate: attempt.running, delegatesStarted: attempt.started });
+    lock.removeOnRelease();
+  } catch (rollbackErr) {
+    ctx.log.error('rollback-incomplete', { error: (rollbackErr as Error).message });
+  }
 }
 
 /**

@@ -3,8 +3,10 @@
 import type { Invocation } from '../cni/invocation';
 import { msSinceProcessStart, startFields } from '../log/logger';
 import { attachmentContext } from '../attachment/context';
+import * as journal from '../attachment/journal';
 import { clearLeftover } from '../attachment/leftover';
-import { allocatorEnv, releaseKey } from '../idmap/allocator';
+import { releaseKey } from '../idmap/allocator';
+import { allocatorEnv } from '../idmap/store-records';
 
 export async function cmdDel(inv: Invocation): Promise<undefined> {
   const ctx = attachmentContext(inv);
@@ -15,7 +17,7 @@ export async function cmdDel(inv: Invocation): Promise<undefined> {
   await ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs, unlockedIfReadOnly: true }, async (lock) => {
     const rec = ctx.store.get(ctx.key);
     if (rec === undefined) {
-      ctx.store.sweepTemp(ctx.key); // a record write killed before its rename
+      journal.sweepInterruptedWrite(ctx);
       // An ADD killed between taking an id block and journalling its record.
       if (await releaseKey(allocatorEnv(inv.conf, ctx.store, ctx.log), ctx.key)) ctx.log.info('orphan-allocation-released');
       ctx.log.info('no-record');

@@ -8,12 +8,13 @@
 import { CniError, ErrorCode, asCniError } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
 import { createLogger, startFields } from '../log/logger';
-import { sweepTempFiles } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
+import * as journal from '../attachment/journal';
 import { clearLeftover } from '../attachment/leftover';
 import { sweepNetnsLocks } from '../attachment/netns-lock';
-import { allocatorEnv, sweepOrphanAllocations } from '../idmap/allocator';
+import { sweepOrphanAllocations } from '../idmap/allocator';
+import { allocatorEnv } from '../idmap/store-records';
 
 interface ValidAttachment {
   containerID: string;
@@ -68,8 +69,7 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
   } catch (err) {
     errors.push(asCniError(err));
   }
-  sweepTempFiles(store.tempDir);
-  sweepTempFiles(store.recordsDir); // where versions before records-tmp/ left theirs
+  journal.sweepInterruptedWrites(store);
   try {
     const locks = await store.sweepLocks();
     if (locks > 0) log.info('gc-lock-files-removed', { count: locks });

@@ -1,5 +1,5 @@
 // `userns-netns serve`: the resident helper. Each relayed call runs the very code an in-process
-// call runs (src/cni/call.ts), concurrently with the others, each with its own environment (see
+// call runs (src/commands/call.ts), concurrently with the others, each with its own environment (see
 // src/sys/call-env.ts) and stdin. Locks, journal and lock order are the verbs' own, unchanged:
 // flock locks belong to open file descriptions, so two calls in this one process exclude each
 // other exactly as two plugin processes do, and a killed helper leaves what killed plugins leave.
@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, lstatSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { commandOf } from '../cni/env';
-import { errorAnswer, runCall, type CallAnswer } from '../cni/call';
+import { errorAnswer, runCall, type CallAnswer } from '../commands/call';
 import { openLogFile } from '../log/log-file';
 import { runDelegatesAsync } from '../delegate/exec';
 import { setCallEnvSource } from '../sys/call-env';

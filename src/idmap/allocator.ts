@@ -12,6 +12,8 @@
 // that attachment gets the same block back, a DEL without record releases it by key, GC
 // drops it, and a full pool drops it before answering "exhausted" - each only once it can
 // take that attachment's lock (no ADD in flight) and still finds no record.
+// The records are seen only through a narrow port (records-port.ts: their holds, which keys
+// have one, a key's lock), never as the attachment record store.
 // A missing, damaged or version-1 table is rebuilt from the records, each read once: the
 // scan runs outside the lock, and is used only if the table is still unusable once locked
 // (any holder added meanwhile had to write a valid table first, which we then see).
@@ -24,19 +26,20 @@ import type { Logger } from '../log/logger';
 import { ensurePrivateDir } from '../state/atomic-file';
 import { withLock } from '../state/lock';
 import type { AttachmentKey } from '../state/names';
-import type { RecordStore } from '../state/record-store';
 import {
   TABLE_FILE, TABLE_LOCK, blockEntry, keyId, mappingRanges, rangeSpans, readTable, rowIs, rowKey, withoutRows, writeTable,
   type AllocationTable, type BlockEntry, type BlockRow,
 } from './allocation-file';
 import type { Pool } from './pool';
 import { lowestFreeBlock, type Span } from './ranges';
-import { recordHolds, showKey } from './record-holds';
+import { showKey } from './record-holds';
+import type { AllocatorRecords } from './records-port';
 
 export interface AllocatorEnv {
   dataDir: string;
   lockTimeoutMs: number;
-  store: RecordStore<AttachmentRecord>;
+  /** The records, through the narrow port (store-records.ts adapts the real store). */
+  records: AllocatorRecords;
   log: Logger;
 }
 
@@ -58,8 +61,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const keyOf = (k: AttachmentKey): AttachmentKey => ({ network: k.network, containerId: k.containerId, ifname: k.ifname });
 
 /** The table the records describe, each record read once. Linear. */
-export function tableFromRecords(store: RecordStore<AttachmentRecord>): { table: AllocationTable; records: number; corrupt: string[] } {
-  const h = recordHolds(store);
+export function tableFromRecords(records: AllocatorRecords): { table: AllocationTable; records: number; corrupt: string[] } {
+  const h = records.holds();
   const at = nowSeconds();
   const table: AllocationTable = {
     blocks: h.blocks.map((b): BlockRow => [b.network, b.containerId, b.ifname, b.pool, b.hostID, b.size, at]).sort((a, b) => a[4] - b[4]),
@@ -117,7 +120,7 @@ export async function updateTable<T>(env: AllocatorEnv, fn: (table: AllocationTa
       }
     });
     if (out) return out.value;
-    scan = tableFromRecords(env.store);
+    scan = tableFromRecords(env.records);
   }
 }
 
@@ -267,7 +270,7 @@ export async function releaseKey(env: AllocatorEnv, key: AttachmentKey): Promise
 export async function sweepOrphanAllocations(env: AllocatorEnv, self?: AttachmentKey): Promise<number> {
   const read = readTable(env.dataDir);
   if (!read.table) return 0; // unusable: the next update rebuilds it from the records
-  const present = new Set(env.store.keys().map(keyId));
+  const present = new Set(env.records.keys().map(keyId));
   const suspects = new Map<string, AttachmentKey>();
   for (const r of [...read.table.blocks, ...read.table.explicit]) {
     const id = keyId(rowKey(r));
@@ -277,16 +280,12 @@ export async function sweepOrphanAllocations(env: AllocatorEnv, self?: Attachmen
   return updateTable(env, async (t) => {
     const dropped = new Set<string>();
     for (const [id, k] of suspects) {
-      try {
-        // timeoutMs 0: one try. An ADD or DEL holding it may be waiting for our table lock.
-        await withLock(env.store.lockFor(k), { timeoutMs: 0 }, (lock) => {
-          if (env.store.get(k) !== undefined) return;
-          dropped.add(id);
-          lock.removeOnRelease();
-        });
-      } catch (err) {
-        if (!(err instanceof CniError && err.code === ErrorCode.TryAgainLater)) throw err;
-      }
+      // Busy: an ADD or DEL in flight (perhaps waiting for our table lock) - left alone.
+      await env.records.whenUnlocked(k, (lock) => {
+        if (env.records.hasRecord(k)) return;
+        dropped.add(id);
+        lock.removeOnRelease();
+      });
     }
     const [nb, nx] = [t.blocks.length, t.explicit.length];
     if (dropped.size > 0) {
@@ -298,10 +297,6 @@ export async function sweepOrphanAllocations(env: AllocatorEnv, self?: Attachmen
     }
     return { value: dropped.size, changed: t.blocks.length !== nb || t.explicit.length !== nx };
   });
-}
-
-export function allocatorEnv(conf: { dataDir: string; lockTimeoutMs: number }, store: RecordStore<AttachmentRecord>, log: Logger): AllocatorEnv {
-  return { dataDir: conf.dataDir, lockTimeoutMs: conf.lockTimeoutMs, store, log };
 }
 
 export type { AllocatorConfig };

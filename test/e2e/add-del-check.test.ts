@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
 import { fileMode, hostState, isNsfsMount, sh, withNet, type TestNet } from '../helpers/host';
 import { uniqueName } from '../helpers/unique';
+import { failpointEnv } from '../../src/attachment/failpoints';
 
 function recordPath(net: TestNet, containerId: string): string {
   return join(net.dataDir, 'records', `${net.name}+${containerId}+eth0.json`);
@@ -265,7 +266,7 @@ test('DEL of an ADD killed before pinning leaves a netns someone else created at
   await withNet(async (net) => {
     const conf = net.conf();
     const a = net.attachment();
-    const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-intent=kill' });
+    const killed = net.run('ADD', a, conf, failpointEnv('add-after-intent', 'kill'));
     assert.ok(killedByFailpoint(killed), killed.stdout);
     sh('ip', ['netns', 'add', a.pinName]); // another tool reuses the name
     try {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { inspectNamespace } from '../../src/ns';
 import { hostState, isNsfsMount, sh, withNet, type TestNet } from '../helpers/host';
 import { uniqueName } from '../helpers/unique';
+import { failpointEnv } from '../../src/attachment/failpoints';
 
 function canStat(path: string): boolean {
   try {
@@ -62,7 +63,7 @@ test('a damaged record whose pins cannot be read: the retried ADD does not adopt
     const before = hostState();
     const conf = net.conf();
     const a = net.attachment();
-    const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-pin=kill' });
+    const killed = net.run('ADD', a, conf, failpointEnv('add-after-pin', 'kill'));
     assert.ok(killedByFailpoint(killed), killed.stdout);
     writeFileSync(recordPath(net, a.containerId), ''); // damaged beyond salvage
     const inode = inspectNamespace(a.netnsPin).inode;

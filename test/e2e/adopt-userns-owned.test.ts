@@ -10,6 +10,7 @@ import { inspectNamespace } from '../../src/ns';
 import { op, opJson } from '../cli/helpers/run-operator';
 import { isNsfsMount, sh, withNet, type TestNet } from '../helpers/host';
 import { makeRuntimeNetns, removeRuntimeNetns } from '../helpers/runtime-netns';
+import { failpointEnv } from '../../src/attachment/failpoints';
 
 const recordOf = (net: TestNet, containerId: string) => JSON.parse(readFileSync(join(net.dataDir, 'records', `${net.name}+${containerId}+eth0.json`), 'utf8'));
 
@@ -115,7 +116,7 @@ test('an ADD killed right after pinning the owner: DEL (from the journal) remove
     try {
       await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
       const conf = net.conf('1.0.0', { netnsPinDirs: [] });
-      const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-owner-pin=kill' });
+      const killed = net.run('ADD', a, conf, failpointEnv('add-after-owner-pin', 'kill'));
       assert.is(killed.status, null, killed.stdout);
       assert.ok(isNsfsMount(a.usernsPin));
       assert.is(net.run('DEL', a, conf).status, 0);
@@ -136,7 +137,7 @@ test('a damaged record of such an ADD: DEL salvages the owner pin it still names
     try {
       await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
       const conf = net.conf('1.0.0', { netnsPinDirs: [] });
-      const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-owner-pin=kill' });
+      const killed = net.run('ADD', a, conf, failpointEnv('add-after-owner-pin', 'kill'));
       assert.is(killed.status, null, killed.stdout);
       const file = join(net.dataDir, 'records', `${net.name}+${a.containerId}+eth0.json`);
       const text = readFileSync(file, 'utf8');

@@ -5,11 +5,13 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { addFailpoints, DEL_FAILPOINTS } from '../../src/attachment/journal';
+import { failpointEnv } from '../../src/attachment/failpoints';
 import { CNI_BIN, PLUGIN } from '../helpers/plugin';
 import { hostState, withNet, type TestNet } from '../helpers/host';
 
-const ADD_POINTS = ['add-after-allocation', 'add-after-intent', 'add-reserving-netns-pin', 'add-reserving-userns-pin', 'add-before-pin', 'add-after-pin', 'add-after-sysctls', 'add-before-delegate-0', 'add-after-delegate-0', 'add-before-delegate-1', 'add-after-delegate-1', 'add-after-record'];
-const DEL_POINTS = ['del-after-delegates', 'del-after-unpin', 'del-before-record-delete'];
+// Every point a create-mode ADD with crashConf's two delegates passes, from the journal's list.
+const ADD_POINTS = addFailpoints('create', 2);
 
 function snapshot(net: TestNet) {
   const recDir = join(net.dataDir, 'records');
@@ -40,7 +42,7 @@ for (const point of ADD_POINTS) {
         const conf = crashConf(net);
         const empty = snapshot(net);
         const a = net.attachment();
-        const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: `${point}=kill` });
+        const killed = net.run('ADD', a, conf, failpointEnv(point, 'kill'));
         assert.is(killed.status, null, `killed by a signal: ${killed.stdout}`);
         if (after === 'DEL') {
           const r = net.run('DEL', a, conf, { CNI_NETNS: '' });
@@ -70,7 +72,7 @@ for (const point of ADD_POINTS) {
     await withNet(async (net) => {
       const conf = crashConf(net);
       const empty = snapshot(net);
-      const r = net.run('ADD', net.attachment(), conf, { USERNS_NETNS_FAILPOINTS: `${point}=fail` });
+      const r = net.run('ADD', net.attachment(), conf, failpointEnv(point, 'fail'));
       assert.is(r.status, 1);
       assert.match(r.json.msg, `failpoint ${point}`);
       assert.equal(snapshot(net), empty);
@@ -78,14 +80,14 @@ for (const point of ADD_POINTS) {
   });
 }
 
-for (const point of DEL_POINTS) {
+for (const point of DEL_FAILPOINTS) {
   test(`DEL killed at ${point}, then DEL again: nothing left`, async () => {
     await withNet(async (net) => {
       const conf = crashConf(net);
       const empty = snapshot(net);
       const a = net.attachment();
       assert.is(net.run('ADD', a, conf).status, 0);
-      const killed = net.run('DEL', a, conf, { USERNS_NETNS_FAILPOINTS: `${point}=kill` });
+      const killed = net.run('DEL', a, conf, failpointEnv(point, 'kill'));
       assert.is(killed.status, null);
       assert.is(net.run('DEL', a, conf).status, 0);
       assert.equal(snapshot(net), empty);

@@ -11,6 +11,7 @@ import { hostState, isNsfsMount, newTestNet, sh, withNet, type TestNet } from '.
 import { CNI_BIN, runPluginAsync, type PluginRun, killedByFailpoint } from '../helpers/plugin';
 import { uniqueName } from '../helpers/unique';
 import { opJson } from '../cli/helpers/run-operator';
+import { failpointEnv } from '../../src/attachment/failpoints';
 
 /** Two networks (own bridge, subnet, name) sharing one data dir, cleaned up whatever happens. */
 async function withTwoNets(fn: (a: TestNet, b: TestNet) => Promise<void> | void): Promise<void> {
@@ -143,7 +144,7 @@ test('a netns lock left by a plugin killed while holding it is swept by GC', asy
     sh('ip', ['netns', 'add', a.pinName]);
     try {
       const conf = net.conf('1.1.0');
-      const killed = net.run('ADD', a, conf, { USERNS_NETNS_FAILPOINTS: 'add-after-intent=kill' }); // inside the netns lock
+      const killed = net.run('ADD', a, conf, failpointEnv('add-after-intent', 'kill')); // inside the netns lock
       assert.ok(killedByFailpoint(killed), killed.stdout);
       const netnsLocks = () => readdirSync(join(net.dataDir, 'locks')).filter((n) => n.startsWith('netns-'));
       assert.is(netnsLocks().length, 1);

@@ -12,6 +12,7 @@ import { hostState, withNet } from '../helpers/host';
 import { runWithNonBlockingStdin } from '../helpers/nonblocking-stdin';
 import { STDIN_LIMIT } from '../../src/cni/stdin';
 import { calls, runAsync, startHelper, stopHelper, withHelper, type Helper } from './helpers/serve';
+import { failpointEnv } from '../../src/attachment/failpoints';
 
 const VERSION_ENV = { CNI_COMMAND: 'VERSION' };
 const VERSION_IN = { cniVersion: '1.0.0' };
@@ -75,7 +76,7 @@ test('the helper SIGKILLed mid-ADD: the shim answers 11 naming it (no second run
       const before = hostState();
       const a = net.attachment();
       const conf = net.conf('1.0.0');
-      const killed = net.run('ADD', a, conf, { ...h.env, USERNS_NETNS_FAILPOINTS: 'add-after-delegate-0=kill' });
+      const killed = net.run('ADD', a, conf, { ...h.env, ...failpointEnv('add-after-delegate-0', 'kill') });
       assert.is(killed.status, 1, killed.stdout);
       assert.is(killed.json.code, 11, killed.stdout);
       assert.match(killed.json.msg, h.socket);

@@ -1,4 +1,5 @@
-// The allocator against a real data dir and record store, in process: lowest-first, reuse
+// The allocator against a real data dir and record store (through store-records.ts, the port's
+// real adapter), in process: lowest-first, reuse
 // on retry, release, exhaustion, damaged and version-1 tables rebuilt from records (linear,
 // outside the lock), explicit-mapping entries, orphans.
 import { test } from 'uvu';
@@ -7,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
+import { storeRecords } from '../../src/idmap/store-records';
+import type { RecordStore } from '../../src/state/record-store';
 import { ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
 import type { AttachmentRecord } from '../../src/generated/types';
@@ -30,8 +33,17 @@ function captureLog(): Logger & { events: string[] } {
   return { events, error: push, info: push, debug: () => {}, step: () => () => 0, bind: () => {}, close: () => {} };
 }
 
-function envFor(dir: string): AllocatorEnv & { log: ReturnType<typeof captureLog> } {
-  return { dataDir: dir, lockTimeoutMs: 2000, store: openStore(dir), log: captureLog() };
+type TestEnv = AllocatorEnv & { store: RecordStore<AttachmentRecord>; log: ReturnType<typeof captureLog> };
+
+function envFor(dir: string): TestEnv {
+  const store = openStore(dir);
+  return { dataDir: dir, lockTimeoutMs: 2000, store, records: storeRecords(store), log: captureLog() };
+}
+
+/** The allocator sees `store` (a spy) from now on. */
+function useStore(env: TestEnv, store: RecordStore<AttachmentRecord>): void {
+  env.store = store;
+  env.records = storeRecords(store);
 }
 
 const key = (c: string): AttachmentKey => ({ network: 'n1', containerId: c, ifname: 'eth0' });
@@ -45,21 +57,21 @@ function record(k: AttachmentKey, extra: Partial<AttachmentRecord>): AttachmentR
 }
 
 /** Allocates and writes the record, as ADD does. */
-async function add(env: AllocatorEnv, c: string, pool: Pool): Promise<number> {
+async function add(env: TestEnv, c: string, pool: Pool): Promise<number> {
   const a = await allocateBlock(env, key(c), pool);
   env.store.put(key(c), record(key(c), { allocation: { pool: a.pool, hostID: a.hostID, size: a.size } }));
   return a.hostID;
 }
 
 /** As teardown does: the record goes first, then its ids. */
-async function del(env: AllocatorEnv, c: string): Promise<void> {
+async function del(env: TestEnv, c: string): Promise<void> {
   const rec = env.store.get(key(c)) as AttachmentRecord;
   env.store.delete(key(c));
   await releaseBlock(env, rec);
 }
 
 /** Explicit mapping, as ADD does: table entry (with the overlap check), then the record. */
-async function addExplicit(env: AllocatorEnv, c: string, hostID: number, size: number, refuse = true): Promise<void> {
+async function addExplicit(env: TestEnv, c: string, hostID: number, size: number, refuse = true): Promise<void> {
   const r = { containerID: 0, hostID, size };
   const m = { uidMappings: [r], gidMappings: [{ ...r }] };
   await recordExplicit(env, key(c), m, refuse ? (held) => refuseSharedRanges(m, 'cniArgs', held) : undefined);
@@ -253,7 +265,7 @@ test('rebuild: each record read once, outside the table lock; the merge is linea
     let lists = 0;
     let gets = 0;
     const lockFree: boolean[] = [];
-    env.store = new Proxy(store, {
+    useStore(env, new Proxy(store, {
       get(target, prop) {
         if (prop === 'list') {
           return () => {
@@ -267,7 +279,7 @@ test('rebuild: each record read once, outside the table lock; the merge is linea
         const v = Reflect.get(target, prop, target);
         return typeof v === 'function' ? v.bind(target) : v;
       },
-    });
+    }));
     assert.is(await add(env, 'new', p), START + 20 * B);
     assert.equal([lists, gets, lockFree], [1, 0, [true]]);
     assert.is(readTable(dir).table!.blocks.length, 21);
@@ -285,13 +297,13 @@ test('an update that is not a rebuild reads no record', () =>
     const p = pool4();
     await add(env, 'a', p);
     const store = env.store;
-    env.store = new Proxy(store, {
+    useStore(env, new Proxy(store, {
       get(target, prop) {
         if (prop === 'list' || prop === 'get') return () => assert.unreachable(`store.${String(prop)} called`);
         const v = Reflect.get(target, prop, target);
         return typeof v === 'function' ? v.bind(target) : v;
       },
-    });
+    }));
     const b = await allocateBlock(env, key('b'), p);
     await addExplicit(env, 'x', 1, 1).catch(() => {}); // put() is allowed, list()/get() are not
     await releaseBlock(env, record(key('b'), { allocation: { pool: b.pool, hostID: b.hostID, size: b.size } }));

@@ -3,21 +3,22 @@
 // in-process (plugins/userns-netns/main.ts) and in the resident helper (src/helper/serve.ts),
 // so both give byte-identical answers. A dispatch table from CNI verb to function; each verb
 // gets one parsed, typed invocation. Verbs are imported lazily so a call loads only what it needs.
-import { CniError, ErrorCode, asCniError } from './errors';
+// It lives with the verbs, above the CNI protocol library it uses (src/cni knows no verb).
+import { CniError, ErrorCode, asCniError } from '../cni/errors';
 import { embeddedAddonError } from '../sys/native-addon';
-import type { Command } from './env';
-import { parseInvocation, type Invocation } from './invocation';
-import { answerVersion, versionAnswer } from './version-command';
+import type { Command } from '../cni/env';
+import { parseInvocation, type Invocation } from '../cni/invocation';
+import { answerVersion, versionAnswer } from '../cni/version-command';
 import { performance } from '../sys/clock';
 
 type Verb = (inv: Invocation) => Promise<unknown>;
 
 const verbs: Record<Exclude<Command, 'VERSION'>, Verb> = {
-  ADD: async (inv) => (await import('../commands/add')).cmdAdd(inv),
-  DEL: async (inv) => (await import('../commands/del')).cmdDel(inv),
-  CHECK: async (inv) => (await import('../commands/check')).cmdCheck(inv),
-  GC: async (inv) => (await import('../commands/gc')).cmdGc(inv),
-  STATUS: async (inv) => (await import('../commands/status')).cmdStatus(inv),
+  ADD: async (inv) => (await import('./add')).cmdAdd(inv),
+  DEL: async (inv) => (await import('./del')).cmdDel(inv),
+  CHECK: async (inv) => (await import('./check')).cmdCheck(inv),
+  GC: async (inv) => (await import('./gc')).cmdGc(inv),
+  STATUS: async (inv) => (await import('./status')).cmdStatus(inv),
 };
 
 export interface CallAnswer {

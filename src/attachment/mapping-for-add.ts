@@ -1,13 +1,14 @@
-// The mapping for a create-mode ADD: an explicit one (resolve.ts), else one block from the
+// The mapping for a create-mode ADD: an explicit one (idmap/resolve.ts), else one block from the
 // allocator. Either lands in the allocation table (an explicit one as its host ranges, so the
 // allocator keeps clear of it) before add.ts journals the record and creates the namespace.
 import type { AttachmentRecord } from '../generated/types';
 import type { IdMappings } from '../ns';
-import type { AttachmentContext } from '../attachment/context';
-import { allocateBlock, allocatorEnv, recordExplicit } from './allocator';
-import { poolFromConfig } from './pool';
-import { resolveExplicitMapping, type MappingSource } from './resolve';
-import { refuseSharedRanges } from './shared-ranges';
+import type { AttachmentContext } from './context';
+import { allocateBlock, recordExplicit } from '../idmap/allocator';
+import { poolFromConfig } from '../idmap/pool';
+import { resolveExplicitMapping, type MappingSource } from '../idmap/resolve';
+import { refuseSharedRanges } from '../idmap/shared-ranges';
+import { allocatorEnv } from '../idmap/store-records';
 
 export async function resolveMapping(ctx: AttachmentContext, rec: AttachmentRecord): Promise<{ mappings: IdMappings; source: MappingSource | 'allocator' }> {
   const conf = ctx.inv.conf;
