@@ -63,11 +63,14 @@ test('a failed ADD\'s stack maps back to the failpoint and the ADD step in src/'
     const mapped = toSource(PLUGIN, r.stderr);
     assert.is(mapped.status, 0, mapped.stderr);
     const throwLine = lineOf('src/attachment/failpoints.ts', 'throw new CniError(ErrorCode.Internal, `failpoint ${name}`)');
-    const stepLine = lineOf('src/commands/add.ts', "failpoint('add-after-allocation')");
+    // The journal step that passes the failpoint, and cmdAdd's step that calls it.
+    const journalLine = lineOf('src/attachment/journal.ts', "failpoint('add-after-allocation')");
+    const stepLine = lineOf('src/commands/add.ts', 'journal.idsTaken()');
     // The first frame is the throw, with the source line itself printed under it.
     const frames = mapped.stdout.split('\n').filter((l) => /^\s+at /.test(l));
     assert.ok(frames[0]!.includes(`src/attachment/failpoints.ts:${throwLine}:`), mapped.stdout);
     assert.match(mapped.stdout, new RegExp(`src/attachment/failpoints\\.ts:${throwLine}:\\d+\\)?\\n\\s+if \\(action === 'fail'\\) throw new CniError`));
+    assert.ok(frames.some((f) => f.includes(`src/attachment/journal.ts:${journalLine}:`)), mapped.stdout);
     assert.ok(frames.some((f) => f.includes(`src/commands/add.ts:${stepLine}:`)), mapped.stdout);
     assert.not.match(mapped.stdout, /#code-/, 'every frame of our code mapped');
   });
