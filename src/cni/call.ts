@@ -6,13 +6,11 @@
 import { CniError, ErrorCode, asCniError } from './errors';
 import { embeddedAddonError } from '../sys/native-addon';
 import type { Command } from './env';
-import { parseInvocation, type Invocation } from './invocation';
+import { parseInvocation, type Invocation, type Verb } from '../config/invocation';
 import { answerVersion, versionAnswer } from './version-command';
 import { performance } from '../sys/clock';
 
-type Verb = (inv: Invocation) => Promise<unknown>;
-
-const verbs: Record<Exclude<Command, 'VERSION'>, Verb> = {
+const verbs: { [C in Verb]: (inv: Invocation<C>) => Promise<unknown> } = {
   ADD: async (inv) => (await import('../commands/add')).cmdAdd(inv),
   DEL: async (inv) => (await import('../commands/del')).cmdDel(inv),
   CHECK: async (inv) => (await import('../commands/check')).cmdCheck(inv),
@@ -42,7 +40,8 @@ export async function runCall(
     if (command === 'VERSION') return { stdout: doc(versionAnswer(stdin)), stderr: '', code: 0 };
     const inv = parseInvocation(command, env, stdin);
     if (marks) marks.parsed = performance.now();
-    const result = await verbs[command](inv);
+    // Each entry takes its own verb's invocation; TypeScript cannot correlate the lookup.
+    const result = await (verbs[inv.command] as (inv: Invocation) => Promise<unknown>)(inv as Invocation);
     return { stdout: result !== undefined ? doc(result) : '', stderr: '', code: 0 };
   } catch (err) {
     return errorAnswer(err, stdin);

@@ -3,7 +3,7 @@
 // plugin killed at any instant leaves enough for DEL, GC or a retried ADD to roll back.
 import { randomBytes } from '../sys/random';
 import { CniError, ErrorCode, show } from '../cni/errors';
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { resolveMapping } from '../idmap/mapping-for-add';
@@ -27,7 +27,7 @@ import { poolFromConfig } from '../idmap/pool';
 import { allocatorEnv, shareBlock } from '../idmap/allocator';
 import { looksLikeReservation } from '../ns/pins';
 
-export async function cmdAdd(inv: Invocation): Promise<unknown> {
+export async function cmdAdd(inv: Invocation<'ADD'>): Promise<unknown> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
   validateBeforeAnything(ctx);
@@ -71,8 +71,8 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     const prepared: PreparedDelegate[] = [];
     for (const delegate of inv.conf.delegates) prepared.push(await prepareDelegate(ctx, delegate));
 
-    await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), async () => {
-      const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
+    await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns), async () => {
+      const target = resolveNetnsTarget(inv.env.netns, inv.conf);
       rec = {
         schemaVersion: 1,
         network: ctx.key.network,

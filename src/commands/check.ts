@@ -2,7 +2,7 @@
 // delegate's own CHECK, in order, with the recorded result as prevResult.
 import { realpathSync } from 'node:fs';
 import { CniError, ErrorCode, show } from '../cni/errors';
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import type { AttachmentRecord } from '../generated/types';
 import { inspectNamespace } from '../ns';
 import { isCorrupt } from '../state/record-store';
@@ -38,7 +38,7 @@ export function verifyNamespaces(rec: AttachmentRecord, netnsArg?: string): void
   }
 }
 
-export async function cmdCheck(inv: Invocation): Promise<undefined> {
+export async function cmdCheck(inv: Invocation<'CHECK'>): Promise<undefined> {
   const ctx = attachmentContext(inv);
   const name = show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`);
   const unknown = () => new CniError(ErrorCode.UnknownContainer, `CHECK: no attachment ${name}`);

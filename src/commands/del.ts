@@ -1,12 +1,12 @@
 // DEL: works from the record alone. Already gone, never added, repeated, empty CNI_NETNS,
 // pin unmounted by hand: all succeed. A failed step keeps the record for the next DEL or GC.
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import { msSinceProcessStart, startupMarks } from '../log/logger';
 import { attachmentContext } from '../attachment/context';
 import { clearLeftover } from '../attachment/leftover';
 import { allocatorEnv, releaseKey } from '../idmap/allocator';
 
-export async function cmdDel(inv: Invocation): Promise<undefined> {
+export async function cmdDel(inv: Invocation<'DEL'>): Promise<undefined> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
   // DEL works from the record: what it ignored in the config is reported, never fatal.

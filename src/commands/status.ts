@@ -4,7 +4,7 @@
 import { accessSync, constants, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import { createLogger } from '../log/logger';
 import { ensurePrivateDir, removeFileDurable, writeFileAtomic } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
@@ -47,7 +47,7 @@ function checkUserNamespaces(): string | undefined {
   }
 }
 
-export async function cmdStatus(inv: Invocation): Promise<undefined> {
+export async function cmdStatus(inv: Invocation<'STATUS'>): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'STATUS' });
   const problems: string[] = [];
   const add = (p: string | undefined) => p && problems.push(p);

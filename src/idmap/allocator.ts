@@ -16,7 +16,7 @@
 // scan runs outside the lock, and is used only if the table is still unusable once locked
 // (any holder added meanwhile had to write a valid table first, which we then see).
 import { join } from 'node:path';
-import { CniError, ErrorCode } from '../cni/errors';
+import { CniError, ErrorCode, LockTimeoutError } from '../cni/errors';
 import type { AllocatorConfig } from '../config/netconf';
 import type { AttachmentRecord, AllocationRef } from '../generated/types';
 import type { IdMappings } from '../ns';
@@ -47,9 +47,7 @@ export async function underTableLock<T>(env: AllocatorEnv, fn: () => Promise<T> 
   try {
     return await withLock(lockPath, { timeoutMs: env.lockTimeoutMs }, fn);
   } catch (err) {
-    if (err instanceof CniError && err.code === ErrorCode.TryAgainLater && err.message.includes(lockPath)) {
-      throw new CniError(ErrorCode.TryAgainLater, `allocator: ${err.message.replace(/; another operation.*$/, '')}; the id allocation table is busy, try again`, { cause: err });
-    }
+    if (err instanceof LockTimeoutError && err.path === lockPath) throw err.because('the id allocation table is busy, try again', 'allocator: ');
     throw err;
   }
 }
@@ -285,7 +283,7 @@ export async function sweepOrphanAllocations(env: AllocatorEnv, self?: Attachmen
           lock.removeOnRelease();
         });
       } catch (err) {
-        if (!(err instanceof CniError && err.code === ErrorCode.TryAgainLater)) throw err;
+        if (!(err instanceof LockTimeoutError)) throw err;
       }
     }
     const [nb, nx] = [t.blocks.length, t.explicit.length];
