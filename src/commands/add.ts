@@ -8,7 +8,7 @@ import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { resolveMapping } from '../idmap/mapping-for-add';
 import { msSinceProcessStart, startupMarks } from '../log/logger';
-import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
+import { createPinnedNamespaces } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, saveRecord, type AttachmentContext } from '../attachment/context';
@@ -21,16 +21,13 @@ import { applyPodSysctls } from '../attachment/pod-sysctls';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
-import { findPlugin } from '../delegate';
-import { resolveExplicitMapping } from '../idmap/resolve';
-import { poolFromConfig } from '../idmap/pool';
 import { allocatorEnv, shareBlock } from '../idmap/allocator';
-import { looksLikeReservation } from '../ns/pins';
+import { preflightAdd } from '../attachment/preflight';
 
 export async function cmdAdd(inv: Invocation<'ADD'>): Promise<unknown> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', { startupMs: msSinceProcessStart(), marks: startupMarks() });
-  validateBeforeAnything(ctx);
+  preflightAdd(ctx, inv);
   return ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     const existing = ctx.store.get(ctx.key);
     if (existing !== undefined && !isCorrupt(existing) && existing.phase === 'ready') {
@@ -235,33 +232,6 @@ async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentReco
     rec.allocation = { ...allocation };
   }
   ctx.log.info('netns-joined', { netns: netns.path, creator: creator.key });
-}
-
-/**
- * Everything that can be checked without touching the host: a bad CNI_NETNS, mapping,
- * allocator setting or delegate type fails here, before any file, lock or namespace exists.
- * (Checked again under the lock where the answer can change meanwhile.)
- */
-function validateBeforeAnything(ctx: AttachmentContext): void {
-  const { conf, env } = ctx.inv;
-  let target: ReturnType<typeof resolveNetnsTarget> | undefined;
-  for (let look = 1; ; look++) {
-    try {
-      target = resolveNetnsTarget(env.netns!, conf);
-      break;
-    } catch (err) {
-      // A killed ADD of this very attachment may have left its pin file there: the retry
-      // clears that leftover under the lock first, then looks again.
-      if (ctx.store.get(ctx.key) !== undefined) break;
-      // Another network's ADD may be making a pin at this path right now: its reservation
-      // file is left to the look under the netns lock; a netns mounted since we looked is
-      // looked at again.
-      if (looksLikeReservation(env.netns!)) break;
-      if (look === 3 || !isLiveNetnsPin(env.netns!)) throw err;
-    }
-  }
-  if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
-  for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
 }
 
 export type { AttachmentContext };

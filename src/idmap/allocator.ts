@@ -131,6 +131,18 @@ function exhausted(pool: Pool): CniError {
   );
 }
 
+/**
+ * STATUS: throws what allocateBlock would (code 104) when the table, as it is now, leaves no
+ * free block in `pool`. Read without the lock; an unusable table says nothing (the next
+ * update rebuilds it). Conservative: orphans a full pool's ADD would sweep count as taken.
+ */
+export function checkPoolHasRoom(dataDir: string, pool: Pool): void {
+  const read = readTable(dataDir);
+  if (!read.table) return;
+  const nobody = { network: '', containerId: '', ifname: '' };
+  if (lowestFreeBlock(pool.spans, taken(read.table, nobody), pool.blockSize) === undefined) throw exhausted(pool);
+}
+
 /** Hands `key` the lowest free block of `pool` and records it durably before returning. */
 export async function allocateBlock(env: AllocatorEnv, key: AttachmentKey, pool: Pool): Promise<Allocation> {
   const first = await updateTable(env, (t) => allocateIn(t, key, pool));
