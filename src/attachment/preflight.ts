@@ -3,7 +3,7 @@
 // kernel must offer. ADD runs it on its target and stops at the first problem (answered as
 // that problem's own error); STATUS runs it for every target the config allows and reports
 // all problems. One list, so STATUS never says ready where ADD fails on one of these.
-import { accessSync, constants, existsSync, lstatSync } from 'node:fs';
+import { accessSync, constants, lstatSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { CniEnv } from '../cni/env';
@@ -47,28 +47,53 @@ function envError(msg: string): CniError {
   return new CniError(ErrorCode.InvalidEnvironment, msg);
 }
 
-/** A pin directory is usable when it (or the nearest existing parent, for creating it) is a writable directory. */
-function checkPinDir(key: string, dir: string): void {
-  let d = dir;
-  while (!existsSync(d) && d !== '/') d = dirname(d);
-  let st;
+/** (l)stat, or undefined when nothing is there. */
+function statOrNone(path: string, follow: boolean): Stats | undefined {
   try {
-    st = lstatSync(d);
-    if (st.isDirectory()) accessSync(d, constants.W_OK);
+    return follow ? statSync(path) : lstatSync(path);
   } catch (err) {
-    throw envError(`${key}: pin directory ${show(dir)} is not usable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // ENOTDIR: a parent is a file - found as such on the way up.
+    if (['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw err;
   }
-  if (!st.isDirectory()) throw envError(`${key}: pin directory ${show(dir)}: ${d} is not a directory`);
+}
+
+/**
+ * A pin directory is usable when it is a writable directory, or can be created in the
+ * nearest existing parent (mkdir -p follows the parents' symlinks). Its own last component is
+ * followed only where ADD resolves it (`follow`: netns pin directories are used by their real
+ * path); a user namespace pin directory that is a symlink, even a dangling one, ensurePinDir
+ * refuses.
+ */
+function checkPinDir(key: string, dir: string, follow: boolean): void {
+  const refuse = (why: string) => envError(`${key}: pin directory ${show(dir)} is not usable: ${why}`);
+  let d = dir;
+  let st: Stats | undefined;
+  try {
+    st = statOrNone(d, false);
+    if (st?.isSymbolicLink() && follow) st = statOrNone(d, true) ?? st; // dangling: stays a symlink
+    while (st === undefined && d !== '/') {
+      d = dirname(d);
+      st = statOrNone(d, true);
+    }
+    if (st?.isDirectory()) accessSync(d, constants.W_OK);
+  } catch (err) {
+    throw refuse((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  }
+  if (st?.isSymbolicLink()) throw refuse(`${d} is a symlink${follow ? ' to nothing' : ' (not followed)'}`);
+  if (!st?.isDirectory()) throw refuse(`${d} is not a directory`);
 }
 
 /** The pin directories a create-mode ADD writes to, each with the config key that names it. */
-function pinDirs(conf: PluginConfig, target: PlanTarget): Array<[string, string]> {
+function pinDirs(conf: PluginConfig, target: PlanTarget): Array<[key: string, dir: string, follow: boolean]> {
+  const userns: [string, string, boolean] = ['usernsPinDir', conf.usernsPinDir, false];
   if (target === 'any') {
-    if (conf.netnsPinDirs.length === 0) return [];
-    return [...conf.netnsPinDirs.map((d, i): [string, string] => [`netnsPinDirs[${i}]`, d]), ['usernsPinDir', conf.usernsPinDir]];
+    // Adopting a netns the runtime made in a user namespace of its own pins that owner too.
+    const owners = conf.netnsPinDirs.length > 0 || conf.existingNetns !== 'refuse' ? [userns] : [];
+    return [...conf.netnsPinDirs.map((d, i): [string, string, boolean] => [`netnsPinDirs[${i}]`, d, true]), ...owners];
   }
-  if (target?.mode !== 'create') return [];
-  return [['CNI_NETNS', dirname(target.netnsPin)], ['usernsPinDir', conf.usernsPinDir]];
+  if (target?.mode === 'create') return [['CNI_NETNS', dirname(target.netnsPin), true], userns];
+  return target?.mode === 'adopt' && !target.ownerIsHost ? [userns] : [];
 }
 
 /** Does this plan's ADD create namespaces (and so need a mapping and user namespaces)? */
@@ -79,7 +104,7 @@ function creates(conf: PluginConfig, target: PlanTarget): boolean {
 
 export function addPlan({ conf, env, cniPath, target }: PlanInput): PlanStep[] {
   const steps: PlanStep[] = [];
-  for (const [key, dir] of pinDirs(conf, target)) steps.push({ check: () => checkPinDir(key, dir) });
+  for (const [key, dir, follow] of pinDirs(conf, target)) steps.push({ check: () => checkPinDir(key, dir, follow) });
   if (creates(conf, target)) {
     steps.push({
       check: () => {
