@@ -5,7 +5,7 @@
 // all problems. One list, so STATUS never says ready where ADD fails on one of these.
 import { accessSync, constants, lstatSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
-import { CniError, ErrorCode, show } from '../cni/errors';
+import { CniError, ErrorCode, asCniError, show } from '../cni/errors';
 import type { CniEnv } from '../cni/env';
 import type { Invocation } from '../config/invocation';
 import type { PluginConfig } from '../config/netconf';
@@ -133,8 +133,7 @@ export function planProblems(steps: PlanStep[]): Array<{ step: PlanStep; error: 
     try {
       step.check();
     } catch (err) {
-      if (!(err instanceof CniError)) throw err;
-      out.push({ step, error: err });
+      out.push({ step, error: asCniError(err) });
     }
   }
   return out;
