@@ -1,6 +1,6 @@
 // Everything a verb needs about one attachment, set up once per call.
 import { join } from 'node:path';
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import type { AttachmentRecord } from '../generated/types';
 import { validateAttachmentRecord } from '../generated/validators';
 import { createLogger, type Logger } from '../log/logger';
@@ -24,8 +24,8 @@ export function openStore(dataDir: string): RecordStore<AttachmentRecord> {
   return new RecordStore<AttachmentRecord>(dataDir, { validate: isRecord });
 }
 
-export function attachmentContext(inv: Invocation, log?: Logger): AttachmentContext {
-  const key = { network: inv.conf.name, containerId: inv.env.containerId!, ifname: inv.env.ifname! };
+export function attachmentContext(inv: Invocation<'ADD' | 'DEL' | 'CHECK'>, log?: Logger): AttachmentContext {
+  const key = { network: inv.conf.name, containerId: inv.env.containerId, ifname: inv.env.ifname };
   const logger = log ?? createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: inv.command });
   logger.bind({ network: key.network, containerId: key.containerId, ifname: key.ifname });
   return contextFor(inv, key, logger, openStore(inv.conf.dataDir));

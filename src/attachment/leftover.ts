@@ -1,10 +1,10 @@
 // What ADD and DEL do with a record left by an interrupted call, or one that cannot be read.
 import type { AttachmentRecord } from '../generated/types';
 import { CorruptRecord, isCorrupt } from '../state/record-store';
-import { asCniError, CniError } from '../cni/errors';
+import { asCniError, combineErrors, CniError } from '../cni/errors';
 import type { AttachmentContext } from './context';
 import { prepareDelegate, runDelegate } from './delegate-runner';
-import { removePin, teardown } from './teardown';
+import { cleanupHeading, removePin, teardown } from './teardown';
 import type { NamespaceRef } from '../generated/types';
 import { releaseKey } from '../idmap/allocator';
 import { allocatorEnv } from '../idmap/store-records';
@@ -36,7 +36,7 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
   } catch (err) {
     errors.push(asCniError(err));
   }
-  if (errors.length > 0) throw errors[0];
+  if (errors.length > 0) throw combineErrors(errors, { heading: cleanupHeading });
   journal.forgetCorrupt(ctx);
   // Its id block, if it had one: the table knows it by key.
   await releaseKey(allocatorEnv(ctx.inv.conf, ctx.store, ctx.log), ctx.key);
@@ -72,6 +72,6 @@ async function removeSalvagedPins(ctx: AttachmentContext, pins: Array<[Namespace
         errors.push(asCniError(err));
       }
     }
-    if (errors.length > 0) throw errors[0];
+    if (errors.length > 0) throw combineErrors(errors, { heading: cleanupHeading });
   });
 }

@@ -7,7 +7,7 @@
 // lock (a leaf, held for milliseconds). Nothing takes a key lock while holding a netns lock.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniError, ErrorCode } from '../cni/errors';
+import { LockTimeoutError } from '../cni/errors';
 import { withLock } from '../state/lock';
 import { pathHash } from '../sys/path-hash';
 import type { AttachmentContext } from './context';
@@ -44,9 +44,7 @@ export async function withNetnsLock<T>(ctx: AttachmentContext, netnsPath: string
       }
     });
   } catch (err) {
-    if (err instanceof CniError && err.code === ErrorCode.TryAgainLater && err.message.includes(path)) {
-      throw new CniError(ErrorCode.TryAgainLater, `timed out after ${ctx.inv.conf.lockTimeoutMs}ms waiting for lock ${path}: another attachment is creating, joining or releasing netns ${netnsPath}`, { cause: err });
-    }
+    if (err instanceof LockTimeoutError && err.path === path) throw err.because(`another attachment is creating, joining or releasing netns ${netnsPath}`);
     throw err;
   }
 }

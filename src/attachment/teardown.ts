@@ -1,7 +1,7 @@
 // The one DEL path, used by DEL, by ADD's rollback and by GC: it works from the record alone.
 // Delegates first (reverse order), then our pins, then the record - last, and only when
 // everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
-import { CniError, asCniError } from '../cni/errors';
+import { CniError, asCniError, combineErrors } from '../cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { fileHoldsToken, removeReservationTemp } from '../ns/pins';
@@ -32,6 +32,9 @@ export function removePin(ref: NamespaceRef, type: 'net' | 'user'): void {
   if (pinIsOurs(ref, type)) unpin(ref.path);
   if (ref.token !== undefined) removeReservationTemp(ref.path, ref.token);
 }
+
+/** How a failed cleanup (teardown, a damaged record's release) heads the errors it keeps. */
+export const cleanupHeading = (n: number): string | undefined => (n === 1 ? undefined : `${n} cleanup steps failed`);
 
 export interface TeardownOptions {
   /**
@@ -118,11 +121,7 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   if (errors.length > 0) {
     ctx.log.error('teardown-incomplete', { errors: errors.map((e) => e.message) });
     const first = errors[0]!;
-    throw new CniError(
-      first.code,
-      errors.length === 1 ? first.message : `${errors.length} cleanup steps failed: ${errors.map((e) => e.message).join('; ')}`,
-      { details: `${first.details ? `${first.details}; ` : ''}the record is kept: DEL or GC again to finish`, cause: first },
-    );
+    throw combineErrors(errors, { heading: cleanupHeading, details: `${first.details ? `${first.details}; ` : ''}the record is kept: DEL or GC again to finish` });
   }
   await journal.forget(ctx, rec);
   // The ids last, once no record names them: killed in between, the allocation table keeps an

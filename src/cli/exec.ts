@@ -20,7 +20,7 @@ import { helperBinaries } from '../ns/preconditions';
 import { CLONE_NEWNET, NS_GET_NSTYPE, NS_GET_USERNS, cloexecFrom, nsIoctlRaw } from '../ns/syscalls';
 import { parseArgs } from './args';
 import { OperatorError, usageError } from './fail';
-import { liveCheck } from './live';
+import { verify } from '../attachment/verify';
 import { findOne } from './records';
 
 interface OpenedNetns { netFd: number; userFd: number; hostOwned: boolean }
@@ -41,7 +41,7 @@ function openNetns(path: string): OpenedNetns {
 
 /** By container id: the attachment must be live, and the fds we hold must be its namespaces. */
 function checkAttachment(target: string, r: AttachmentRecord, ns: OpenedNetns): void {
-  const live = liveCheck(r);
+  const live = verify(r);
   if (!live.live) throw new OperatorError(`attachment ${target} is not live: ${live.problems.join('; ')} (run inspect)`);
   const [net, owner] = [fstatSync(ns.netFd).ino, fstatSync(ns.userFd).ino];
   if (net !== r.netns.inode || owner !== r.userns.inode) {

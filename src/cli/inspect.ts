@@ -4,7 +4,7 @@ import type { InspectOutput } from '../generated/types';
 import { parseArgs } from './args';
 import { usageError } from './fail';
 import { ipsOf, mappingSummary } from './format';
-import { liveCheck } from './live';
+import { verify } from '../attachment/verify';
 import { findRecords } from './records';
 
 /** Exit status when a matching attachment is not live: distinct from errors (1) and usage (2). */
@@ -13,7 +13,7 @@ export const NOT_LIVE = 3;
 export async function cmdInspect(argv: string[], out: (s: string) => void): Promise<number> {
   const a = parseArgs(argv, { json: true });
   if (a.positionals.length !== 1) throw usageError('inspect needs exactly one container id or netns path');
-  const hits = findRecords(a.dataDir, a.positionals[0]!).map((f) => ({ record: f.record, check: liveCheck(f.record) }));
+  const hits = findRecords(a.dataDir, a.positionals[0]!).map((f) => ({ record: f.record, check: verify(f.record) }));
   const allLive = hits.every((h) => h.check.live);
   if (a.json) {
     const doc: InspectOutput = { schema: 'userns-netns.inspect/v1', dataDir: a.dataDir, attachments: hits };

@@ -3,7 +3,7 @@ import type { ListOutput, ListRow } from '../generated/types';
 import { parseArgs } from './args';
 import { usageError } from './fail';
 import { ageSeconds, humanAge, ipsOf, mappingSummary, table } from './format';
-import { liveCheck } from './live';
+import { verify } from '../attachment/verify';
 import { loadRecords } from './records';
 
 export async function cmdList(argv: string[], out: (s: string) => void): Promise<number> {
@@ -12,7 +12,7 @@ export async function cmdList(argv: string[], out: (s: string) => void): Promise
   const { records, corrupt } = loadRecords(a.dataDir);
   const now = Date.now();
   const rows = records.map(({ record: r }): ListRow => {
-    const live = liveCheck(r);
+    const live = verify(r);
     return {
       network: r.network,
       containerId: r.containerId,

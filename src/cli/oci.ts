@@ -6,6 +6,7 @@ import { inspectNamespace } from '../ns';
 import { parseArgs } from './args';
 import { OperatorError, usageError } from './fail';
 import { findOne } from './records';
+import { verify } from '../attachment/verify';
 
 export type { OciFragment };
 
@@ -30,11 +31,10 @@ export async function cmdOci(argv: string[], out: (s: string) => void, err: (s: 
   if (a.positionals.length !== 1) throw usageError('oci needs exactly one container id or netns path');
   const { record: r } = findOne(a.dataDir, a.positionals[0]!);
   const netnsPath = r.netns.path;
+  const live = verify(r);
+  if (!live.live) throw new OperatorError(`attachment ${a.positionals[0]!} is not live: ${live.problems.join('; ')} (run inspect)`);
   const net = inspectNamespace(netnsPath);
-  if (!net.isNsfsMount || net.nsType !== 'net' || !net.owner) throw new OperatorError(`netns ${netnsPath} is not live (stale pin or exited process): run inspect`);
-  if (r.netns.inode !== undefined && net.inode !== r.netns.inode) {
-    throw new OperatorError(`netns ${netnsPath} is inode ${net.inode}, the record says ${r.netns.inode}: not the attachment's namespace`);
-  }
+  if (!net.isNsfsMount || net.nsType !== 'net' || !net.owner || net.inode !== r.netns.inode) throw new OperatorError(`netns ${netnsPath} changed while being checked: run inspect`);
   const frag: OciFragment = { linux: { namespaces: [] } };
   if (net.owner.isHostUserns) {
     // A host-owned netns: joining it from a new user namespace is exactly what breaks sysfs,

@@ -18,7 +18,21 @@ export interface CniEnv {
   path: string[];
 }
 
-// What CNI 1.1 requires for each command (libcni's and Go skel's checks).
+/** DEL: one attachment, CNI_NETNS optional (ctr sends it empty). */
+export interface AttachmentEnv extends CniEnv {
+  containerId: string;
+  ifname: string;
+}
+
+/** ADD and CHECK: one attachment in a netns. */
+export interface NetnsEnv extends AttachmentEnv {
+  netns: string;
+}
+
+/** What parseEnv guarantees for each command: the variables REQUIRED names are set. */
+export type EnvOf<C extends Command> = C extends 'ADD' | 'CHECK' ? NetnsEnv : C extends 'DEL' ? AttachmentEnv : CniEnv;
+
+// What CNI 1.1 requires for each command (libcni's and Go skel's checks). Keep EnvOf in step.
 const REQUIRED: Record<Command, readonly string[]> = {
   ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
   CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
@@ -81,7 +95,7 @@ export function parseCniArgs(raw: string | undefined): Array<[string, string]> {
   return pairs;
 }
 
-export function parseEnv(env: NodeJS.ProcessEnv, command: Command): CniEnv {
+export function parseEnv<C extends Command>(env: NodeJS.ProcessEnv, command: C): EnvOf<C> {
   const missing = REQUIRED[command].filter((k) => get(env, k) === undefined);
   if (missing.length > 0) {
     throw new CniError(
@@ -99,5 +113,6 @@ export function parseEnv(env: NodeJS.ProcessEnv, command: Command): CniEnv {
   }
   const args = parseCniArgs(get(env, 'CNI_ARGS'));
   const path = (get(env, 'CNI_PATH') ?? '').split(':').filter((p) => p !== '');
-  return { command, containerId, netns, ifname, args, argsMap: new Map(args), path };
+  // REQUIRED[command] were checked above: what EnvOf<C> promises is there.
+  return { command, containerId, netns, ifname, args, argsMap: new Map(args), path } as EnvOf<C>;
 }

@@ -64,3 +64,57 @@ export function show(value: unknown): string {
   }
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
+
+/**
+ * A lock not acquired before its deadline (code 11), with what an operator or a caller acts
+ * on as fields: the lock file and the pids holding it (from /proc/locks, best effort). Callers
+ * that know what the lock guards say so with `because`, keeping the fields.
+ */
+export class LockTimeoutError extends CniError {
+  readonly path: string;
+  readonly timeoutMs: number;
+  readonly holders: readonly number[];
+
+  constructor(lock: { path: string; timeoutMs: number; holders: readonly number[] }, reason: string, opts: { prefix?: string; cause?: unknown } = {}) {
+    const held = lock.holders.length ? ` (held by pid ${lock.holders.join(', ')})` : '';
+    super(ErrorCode.TryAgainLater, `${opts.prefix ?? ''}timed out after ${lock.timeoutMs}ms waiting for lock ${lock.path}${held}; ${reason}`, opts.cause === undefined ? {} : { cause: opts.cause });
+    this.path = lock.path;
+    this.timeoutMs = lock.timeoutMs;
+    this.holders = [...lock.holders];
+  }
+
+  /** The same timeout, explained by what the lock guards. */
+  because(reason: string, prefix?: string): LockTimeoutError {
+    return new LockTimeoutError(this, reason, { prefix, cause: this });
+  }
+}
+
+/** Several failures of one operation (a teardown's steps, GC's sweep, STATUS's checks), all kept. */
+export class CombinedError extends CniError {
+  readonly errors: readonly CniError[];
+
+  constructor(code: ErrorCodeValue, msg: string, errors: readonly CniError[], details?: string) {
+    super(code, msg, { details, cause: errors[0] });
+    this.errors = errors;
+  }
+}
+
+export interface CombineOptions {
+  /** Leads the message, given how many failed; none: the messages alone. */
+  heading?: (count: number) => string | undefined;
+  /** The combined code; default the first error's. */
+  code?: ErrorCodeValue;
+  details?: string;
+}
+
+/**
+ * The one way to report several errors: every message, in order, in one CniError (code and
+ * cause from the first unless told), the errors themselves in `errors`. Undefined for none.
+ */
+export function combineErrors(errors: readonly unknown[], opts: CombineOptions = {}): CombinedError | undefined {
+  if (errors.length === 0) return undefined;
+  const all = errors.map(asCniError);
+  const heading = opts.heading?.(all.length);
+  const text = all.map((e) => e.message).join('; ');
+  return new CombinedError(opts.code ?? all[0]!.code, heading ? `${heading}: ${text}` : text, all, opts.details ?? all[0]!.details);
+}

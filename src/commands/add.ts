@@ -4,11 +4,11 @@
 // enough for DEL, GC or a retried ADD to roll back.
 import { randomBytes } from '../sys/random';
 import { CniError, ErrorCode, show } from '../cni/errors';
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import { convertResult } from '../cni/result-convert';
 import type { AttachmentRecord } from '../generated/types';
 import { msSinceProcessStart, startFields } from '../log/logger';
-import { createPinnedNamespaces, isLiveNetnsPin, type IdMappings } from '../ns';
+import { createPinnedNamespaces, type IdMappings } from '../ns';
 import type { LockHandle } from '../state/lock';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, type AttachmentContext } from '../attachment/context';
@@ -22,17 +22,14 @@ import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
 import { applyPodSysctls } from '../attachment/pod-sysctls';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
-import { findPlugin } from '../delegate';
-import { resolveExplicitMapping } from '../idmap/resolve';
-import { poolFromConfig } from '../idmap/pool';
 import { shareBlock } from '../idmap/allocator';
 import { allocatorEnv } from '../idmap/store-records';
-import { looksLikeReservation } from '../ns/pins';
+import { preflightAdd } from '../attachment/preflight';
 
-export async function cmdAdd(inv: Invocation): Promise<unknown> {
+export async function cmdAdd(inv: Invocation<'ADD'>): Promise<unknown> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', startFields());
-  validateBeforeAnything(ctx);
+  preflightAdd(ctx, inv);
   return ctx.store.withLock(ctx.key, { timeoutMs: inv.conf.lockTimeoutMs }, async (lock) => {
     await refuseDuplicateOrClearLeftover(ctx);
     const delegates = await prepareDelegates(ctx);
@@ -41,7 +38,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
       // Create or join, decided and done under the pin path's lock: of two ADDs of one new
       // path, one creates and the other then finds the pins and joins them; a teardown
       // deciding whether it is the last holder waits for us (see netns-lock.ts for the order).
-      const rec = await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), () => createOrJoinNamespaces(ctx, delegates, attempt));
+      const rec = await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns), () => createOrJoinNamespaces(ctx, inv.env.netns, delegates, attempt));
       applyPodSysctls(ctx, rec); // inside the pinned (or adopted) netns, before any delegate sees it
       await journal.sysctlsApplied();
       const chainResult = await addDelegates(ctx, rec, delegates, attempt);
@@ -89,8 +86,8 @@ async function prepareDelegates(ctx: AttachmentContext): Promise<PreparedDelegat
 }
 
 /** Under the netns lock: the record begun, its ids taken, journalled, the namespaces made or joined and pinned. */
-async function createOrJoinNamespaces(ctx: AttachmentContext, delegates: PreparedDelegate[], attempt: Attempt): Promise<AttachmentRecord> {
-  const target = resolveNetnsTarget(ctx.inv.env.netns!, ctx.inv.conf);
+async function createOrJoinNamespaces(ctx: AttachmentContext, netns: string, delegates: PreparedDelegate[], attempt: Attempt): Promise<AttachmentRecord> {
+  const target = resolveNetnsTarget(netns, ctx.inv.conf);
   // Written into our pin files (journalled first): proof that a pin found later is ours.
   const pinToken = randomBytes(8).toString('hex');
   const rec = journal.begin(ctx, target, delegates, pinToken);
@@ -222,33 +219,6 @@ async function joinPinsOfThisDataDir(ctx: AttachmentContext, rec: AttachmentReco
     rec.allocation = { ...allocation };
   }
   ctx.log.info('netns-joined', { netns: netns.path, creator: creator.key });
-}
-
-/**
- * Everything that can be checked without touching the host: a bad CNI_NETNS, mapping,
- * allocator setting or delegate type fails here, before any file, lock or namespace exists.
- * (Checked again under the lock where the answer can change meanwhile.)
- */
-function validateBeforeAnything(ctx: AttachmentContext): void {
-  const { conf, env } = ctx.inv;
-  let target: ReturnType<typeof resolveNetnsTarget> | undefined;
-  for (let look = 1; ; look++) {
-    try {
-      target = resolveNetnsTarget(env.netns!, conf);
-      break;
-    } catch (err) {
-      // A killed ADD of this very attachment may have left its pin file there: the retry
-      // clears that leftover under the lock first, then looks again.
-      if (ctx.store.get(ctx.key) !== undefined) break;
-      // Another network's ADD may be making a pin at this path right now: its reservation
-      // file is left to the look under the netns lock; a netns mounted since we looked is
-      // looked at again.
-      if (looksLikeReservation(env.netns!)) break;
-      if (look === 3 || !isLiveNetnsPin(env.netns!)) throw err;
-    }
-  }
-  if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
-  for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
 }
 
 export type { AttachmentContext };

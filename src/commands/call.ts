@@ -7,13 +7,11 @@
 import { CniError, ErrorCode, asCniError } from '../cni/errors';
 import { embeddedAddonError } from '../sys/native-addon';
 import type { Command } from '../cni/env';
-import { parseInvocation, type Invocation } from '../cni/invocation';
+import { parseInvocation, type Invocation, type Verb } from '../config/invocation';
 import { answerVersion, versionAnswer } from '../cni/version-command';
 import { performance } from '../sys/clock';
 
-type Verb = (inv: Invocation) => Promise<unknown>;
-
-const verbs: Record<Exclude<Command, 'VERSION'>, Verb> = {
+const verbs: { [C in Verb]: (inv: Invocation<C>) => Promise<unknown> } = {
   ADD: async (inv) => (await import('./add')).cmdAdd(inv),
   DEL: async (inv) => (await import('./del')).cmdDel(inv),
   CHECK: async (inv) => (await import('./check')).cmdCheck(inv),
@@ -43,7 +41,8 @@ export async function runCall(
     if (command === 'VERSION') return { stdout: doc(versionAnswer(stdin)), stderr: '', code: 0 };
     const inv = parseInvocation(command, env, stdin);
     if (marks) marks.parsed = performance.now();
-    const result = await verbs[command](inv);
+    // Each entry takes its own verb's invocation; TypeScript cannot correlate the lookup.
+    const result = await (verbs[inv.command] as (inv: Invocation) => Promise<unknown>)(inv as Invocation);
     return { stdout: result !== undefined ? doc(result) : '', stderr: '', code: 0 };
   } catch (err) {
     return errorAnswer(err, stdin);

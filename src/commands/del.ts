@@ -1,6 +1,6 @@
 // DEL: works from the record alone. Already gone, never added, repeated, empty CNI_NETNS,
 // pin unmounted by hand: all succeed. A failed step keeps the record for the next DEL or GC.
-import type { Invocation } from '../cni/invocation';
+import type { Invocation } from '../config/invocation';
 import { msSinceProcessStart, startFields } from '../log/logger';
 import { attachmentContext } from '../attachment/context';
 import * as journal from '../attachment/journal';
@@ -8,7 +8,7 @@ import { clearLeftover } from '../attachment/leftover';
 import { releaseKey } from '../idmap/allocator';
 import { allocatorEnv } from '../idmap/store-records';
 
-export async function cmdDel(inv: Invocation): Promise<undefined> {
+export async function cmdDel(inv: Invocation<'DEL'>): Promise<undefined> {
   const ctx = attachmentContext(inv);
   ctx.log.info('start', startFields());
   // DEL works from the record: what it ignored in the config is reported, never fatal.

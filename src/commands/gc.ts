@@ -5,8 +5,8 @@
 // removed only through a record that proves them ours: pin directories are shared by every
 // network and data dir, so a pin no record of *this* data dir names may well be someone
 // else's. Errors do not stop the sweep; all are reported at the end.
-import { CniError, ErrorCode, asCniError } from '../cni/errors';
-import type { Invocation } from '../cni/invocation';
+import { CniError, ErrorCode, asCniError, combineErrors } from '../cni/errors';
+import type { Invocation } from '../config/invocation';
 import { createLogger, startFields } from '../log/logger';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
@@ -38,7 +38,7 @@ function validAttachments(raw: Record<string, unknown>): Set<string> {
   return set;
 }
 
-export async function cmdGc(inv: Invocation): Promise<undefined> {
+export async function cmdGc(inv: Invocation<'GC'>): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'GC' });
   log.info('start', startFields());
   const valid = validAttachments(inv.conf.raw as Record<string, unknown>);
@@ -91,8 +91,7 @@ export async function cmdGc(inv: Invocation): Promise<undefined> {
     }
   }
 
-  if (errors.length > 0) {
-    throw new CniError(errors[0]!.code, `GC: ${errors.length} problem(s): ${errors.map((e) => e.message).join('; ')}`, { cause: errors[0] });
-  }
+  const failed = combineErrors(errors, { heading: (n) => `GC: ${n} problem(s)` });
+  if (failed) throw failed;
   return undefined;
 }

@@ -1,19 +1,18 @@
-// STATUS (CNI 1.1.0): can this plugin serve ADD right now? Each check says what is wrong;
-// all failures are reported together with code 50. What it writes: the data dir (0700) if
-// missing, a probe file there (removed at once), each delegate's VERSION answer in
-// <dataDir>/version-cache/, the log line, and (as every call) the addon and code caches.
-import { accessSync, constants, existsSync, lstatSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { CniError, ErrorCode } from '../cni/errors';
-import type { Invocation } from '../cni/invocation';
+// STATUS (CNI 1.1.0): can this plugin serve ADD right now? ADD's own preflight plan
+// (attachment/preflight.ts), run for every target the config allows, plus what only a live
+// probe shows: a writable data dir, and each 1.1.0 delegate's own STATUS. All problems are
+// reported together with code 50. What it writes: the data dir (0700) if missing, a probe file
+// there (removed at once), each delegate's VERSION answer in <dataDir>/version-cache/, the log
+// line, and (as every call) the addon and code caches.
+import { CniError, ErrorCode, asCniError, combineErrors } from '../cni/errors';
+import type { Invocation } from '../config/invocation';
 import { createLogger, startFields } from '../log/logger';
 import { ensurePrivateDir, removeFileDurable, writeFileAtomic } from '../state/atomic-file';
 import { contextFor, openStore } from '../attachment/context';
 import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
+import { addPlan, planProblems } from '../attachment/preflight';
 
-const MAX_USERNS = '/proc/sys/user/max_user_namespaces';
-
-function checkDataDir(dataDir: string): string | undefined {
+function checkDataDir(dataDir: string): CniError | undefined {
   try {
     ensurePrivateDir(dataDir);
     const probe = `.status-${process.pid}`;
@@ -21,57 +20,38 @@ function checkDataDir(dataDir: string): string | undefined {
     removeFileDurable(dataDir, probe);
     return undefined;
   } catch (err) {
-    return `data directory ${dataDir} is not writable: ${(err as Error).message}`;
+    return new CniError(ErrorCode.IoFailure, `data directory ${dataDir} is not writable: ${(err as Error).message}`, { cause: err });
   }
 }
 
-/** A pin directory is usable when it (or the nearest existing parent, for creating it) is a writable directory. */
-function checkPinDir(dir: string): string | undefined {
-  let d = dir;
-  while (!existsSync(d) && d !== '/') d = dirname(d);
-  try {
-    const st = lstatSync(d);
-    if (!st.isDirectory()) return `pin directory ${dir}: ${d} is not a directory`;
-    accessSync(d, constants.W_OK);
-    return undefined;
-  } catch (err) {
-    return `pin directory ${dir} is not usable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-  }
-}
+const labelled = (label: string | undefined, e: CniError): CniError => (label ? new CniError(e.code, `${label}: ${e.message}`, { details: e.details, cause: e }) : e);
 
-function checkUserNamespaces(): string | undefined {
-  try {
-    const n = Number(readFileSync(MAX_USERNS, 'utf8').trim());
-    return n > 0 ? undefined : `user namespaces are disabled (user.max_user_namespaces = ${n})`;
-  } catch (err) {
-    return `cannot read ${MAX_USERNS}: ${(err as Error).message}`;
-  }
-}
-
-export async function cmdStatus(inv: Invocation): Promise<undefined> {
+export async function cmdStatus(inv: Invocation<'STATUS'>): Promise<undefined> {
   const log = createLogger({ file: inv.conf.logFile, level: inv.conf.logLevel, command: 'STATUS' });
   log.info('start', startFields());
-  const problems: string[] = [];
-  const add = (p: string | undefined) => p && problems.push(p);
-  add(checkDataDir(inv.conf.dataDir));
-  if (inv.conf.netnsPinDirs.length > 0) {
-    for (const d of inv.conf.netnsPinDirs) add(checkPinDir(d));
-    add(checkPinDir(inv.conf.usernsPinDir));
-  }
-  add(checkUserNamespaces());
+  const problems: CniError[] = [];
+  const dataDir = checkDataDir(inv.conf.dataDir);
+  if (dataDir) problems.push(dataDir);
 
   const ctx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, openStore(inv.conf.dataDir));
-  for (const delegate of inv.conf.delegates) {
+  const planned = planProblems(addPlan({ conf: inv.conf, env: inv.env, cniPath: ctx.cniPath, target: 'any' }));
+  for (const { step, error } of planned) problems.push(labelled(step.label, error));
+
+  // Delegates whose binary is there: their VERSION, and STATUS from those that speak 1.1.0.
+  const missing = new Set(planned.map(({ step }) => step.delegate).filter((i) => i !== undefined));
+  for (const [i, delegate] of inv.conf.delegates.entries()) {
+    if (missing.has(i)) continue;
     try {
       const d = await prepareDelegate(ctx, delegate);
       if (d.cniVersion === '1.1.0') await runDelegate(ctx, 'STATUS', d, undefined);
     } catch (err) {
-      add(`delegate ${JSON.stringify(String(delegate.type))}: ${(err as Error).message}`);
+      problems.push(labelled(`delegate ${JSON.stringify(String(delegate.type))}`, asCniError(err)));
     }
   }
-  if (problems.length > 0) {
-    log.error('status', { problems });
-    throw new CniError(ErrorCode.PluginNotAvailable, `plugin not available: ${problems.join('; ')}`);
+  const failed = combineErrors(problems, { code: ErrorCode.PluginNotAvailable, heading: () => 'plugin not available' });
+  if (failed) {
+    log.error('status', { problems: problems.map((p) => p.message) });
+    throw failed;
   }
   return undefined;
 }

@@ -18,7 +18,7 @@
 // scan runs outside the lock, and is used only if the table is still unusable once locked
 // (any holder added meanwhile had to write a valid table first, which we then see).
 import { join } from 'node:path';
-import { CniError, ErrorCode } from '../cni/errors';
+import { CniError, ErrorCode, LockTimeoutError } from '../cni/errors';
 import type { AllocatorConfig } from '../config/netconf';
 import type { AttachmentRecord, AllocationRef } from '../generated/types';
 import type { IdMappings } from '../ns';
@@ -50,9 +50,7 @@ export async function underTableLock<T>(env: AllocatorEnv, fn: () => Promise<T> 
   try {
     return await withLock(lockPath, { timeoutMs: env.lockTimeoutMs }, fn);
   } catch (err) {
-    if (err instanceof CniError && err.code === ErrorCode.TryAgainLater && err.message.includes(lockPath)) {
-      throw new CniError(ErrorCode.TryAgainLater, `allocator: ${err.message.replace(/; another operation.*$/, '')}; the id allocation table is busy, try again`, { cause: err });
-    }
+    if (err instanceof LockTimeoutError && err.path === lockPath) throw err.because('the id allocation table is busy, try again', 'allocator: ');
     throw err;
   }
 }
@@ -134,6 +132,18 @@ function exhausted(pool: Pool): CniError {
     `allocator: ${pool.description} is exhausted: all ${pool.blocks} blocks of ${pool.blockSize} ids (${pool.blocks * pool.blockSize} ids) are in use`,
     { details: 'DEL unused attachments, or enlarge the pool (allocator.count/size, or the subidOwner entries)' },
   );
+}
+
+/**
+ * STATUS: throws what allocateBlock would (code 104) when the table, as it is now, leaves no
+ * free block in `pool`. Read without the lock; an unusable table says nothing (the next
+ * update rebuilds it). Conservative: orphans a full pool's ADD would sweep count as taken.
+ */
+export function checkPoolHasRoom(dataDir: string, pool: Pool): void {
+  const read = readTable(dataDir);
+  if (!read.table) return;
+  const nobody = { network: '', containerId: '', ifname: '' };
+  if (lowestFreeBlock(pool.spans, taken(read.table, nobody), pool.blockSize) === undefined) throw exhausted(pool);
 }
 
 /** Hands `key` the lowest free block of `pool` and records it durably before returning. */

@@ -1,6 +1,6 @@
 // The allocator's view of the real record store (records-port.ts): the records' holds as
 // record-holds.ts reads them, the store's key listing, and the key lock files ADD and DEL take.
-import { CniError, ErrorCode } from '../cni/errors';
+import { LockTimeoutError } from '../cni/errors';
 import type { AttachmentRecord } from '../generated/types';
 import type { Logger } from '../log/logger';
 import { withLock } from '../state/lock';
@@ -19,7 +19,8 @@ export function storeRecords(store: RecordStore<AttachmentRecord>): AllocatorRec
         await withLock(store.lockFor(key), { timeoutMs: 0 }, fn);
         return true;
       } catch (err) {
-        if (err instanceof CniError && err.code === ErrorCode.TryAgainLater) return false;
+        // Busy (one try): an ADD or DEL holding it may be waiting for the table lock.
+        if (err instanceof LockTimeoutError) return false;
         throw err;
       }
     },

@@ -9,7 +9,7 @@
 // inherited by delegates we spawn.
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CniError, ErrorCode } from '../cni/errors';
+import { CniError, ErrorCode, LockTimeoutError } from '../cni/errors';
 import { errno, errnoName } from '../sys/libc';
 import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from './syscalls';
 
@@ -120,7 +120,7 @@ function holderPids(fd: number): number[] {
   }
 }
 
-/** Acquires the lock or throws CniError 11 at the deadline. The caller owns the returned fd. */
+/** Acquires the lock or throws LockTimeoutError (code 11) at the deadline. The caller owns the returned fd. */
 async function acquire(lockPath: string, timeoutMs: number): Promise<number> {
   const start = Date.now();
   const deadline = start + timeoutMs;
@@ -136,13 +136,7 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<number> {
         }
         const left = deadline - Date.now();
         if (left <= 0) {
-          const pids = holderPids(fd);
-          throw new CniError(
-            ErrorCode.TryAgainLater,
-            `timed out after ${timeoutMs}ms waiting for lock ${lockPath}` +
-              (pids.length ? ` (held by pid ${pids.join(', ')})` : '') +
-              '; another operation on the same attachment is still running',
-          );
+          throw new LockTimeoutError({ path: lockPath, timeoutMs, holders: holderPids(fd) }, 'another operation on the same attachment is still running');
         }
         // Jittered exponential backoff, 1 ms up to 50 ms: quick hand-over for short critical
         // sections, little CPU when a holder runs long.

@@ -13,7 +13,7 @@
 // briefly, never look like records.
 import path from 'node:path';
 import fs from 'node:fs';
-import { CniError, ErrorCode } from '../cni/errors';
+import { CniError, ErrorCode, LockTimeoutError } from '../cni/errors';
 import {
   checkPrivateDir,
   ensurePrivateDir,
@@ -214,7 +214,7 @@ export class RecordStore<T> {
         await this.withLock(key, { timeoutMs: 0 }, () => {});
         if (!fs.existsSync(path.join(this.locksDir, name))) removed++;
       } catch (err) {
-        if (!(err instanceof CniError && err.code === ErrorCode.TryAgainLater)) throw err;
+        if (!(err instanceof LockTimeoutError)) throw err;
       }
     }
     return removed;

@@ -43,7 +43,7 @@ test('CHECK after the netns at the pin was swapped (same owner): namespace error
       const check = net.run('CHECK', a, { ...conf, prevResult: add.json });
       assert.is(check.status, 1);
       assert.is(check.json?.code, 100, check.stdout);
-      assert.match(check.json.msg, `holds netns inode ${strangerInode}, recorded ${recorded}`);
+      assert.match(check.json.msg, `is inode ${strangerInode}, recorded ${recorded}`);
 
       // DEL releases what is ours (the IP, our userns pin) and leaves the stranger's mount.
       assert.is(net.run('DEL', a, conf).status, 0);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { hostState, sh, withNet } from '../helpers/host';
 import { PLUGIN } from '../helpers/plugin';
 
+const HOLD_LOCK = join(import.meta.dirname, '..', 'state', 'fixtures', 'hold-lock.mts');
 const recordFile = (dataDir: string, net: string, cid: string) => join(dataDir, 'records', `${net}+${cid}+eth0.json`);
 
 test('GC keeps the listed attachments working and releases all others, including a record from an earlier boot', async () => {
@@ -114,13 +115,18 @@ test('the per-attachment lock: a holder past lockTimeoutMs gives code 11 and cha
     const lockDir = join(net.dataDir, 'locks');
     mkdirSync(lockDir, { recursive: true, mode: 0o700 });
     const lockFile = join(lockDir, `${net.name}+${a.containerId}+eth0.lock`);
-    // One process holding the lock: the shell takes it on fd 9, then becomes `sleep`.
-    const holder = spawn('sh', ['-c', 'exec 9>"$1" && flock -x 9 && exec sleep 5', 'holder', lockFile], { stdio: 'ignore' });
+    // One process holding the lock (and named by /proc/locks as its holder: a `flock -x 9`
+    // run by a shell would be named, not the shell holding fd 9).
+    const holder = spawn(process.execPath, ['--import', 'tsx', HOLD_LOCK, lockFile, '5000'], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+        holder.once('exit', (code) => reject(new Error(`lock holder exited early with ${code}`)));
+      });
       const r = net.run('ADD', a, conf);
       assert.is(r.json?.code, 11, r.stdout);
       assert.match(r.json.msg, 'timed out');
+      assert.match(r.json.msg, `waiting for lock ${lockFile} (held by pid ${holder.pid})`, 'names the lock and its holder');
       assert.not.ok(existsSync(a.netnsPin));
       assert.equal(net.reservations(), []);
     } finally {

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ErrorCode } from '../../src/cni/errors';
+import { ErrorCode, LockTimeoutError } from '../../src/cni/errors';
+import { openStore } from '../../src/attachment/context';
+import { storeRecords } from '../../src/idmap/store-records';
+import { TABLE_LOCK } from '../../src/idmap/allocation-file';
+import { underTableLock } from '../../src/idmap/allocator';
+import { createLogger } from '../../src/log/logger';
 import { withLock } from '../../src/state/lock';
 import { expectCniError, modeOf, withTempDir } from './helpers';
 
@@ -27,6 +32,23 @@ async function holdInChild(lockPath: string, holdMs: number, marker?: string): P
   });
   return { child, exited };
 }
+
+test('a lock timeout explained by its caller (the allocation table) keeps the typed fields and the holder', () =>
+  withTempDir(async (dir) => {
+    const lockPath = path.join(dir, TABLE_LOCK);
+    const { child, exited } = await holdInChild(lockPath, 30_000);
+    try {
+      const env = { dataDir: dir, lockTimeoutMs: 200, records: storeRecords(openStore(dir)), log: createLogger({ command: 'ADD' }) };
+      const err = await expectCniError(ErrorCode.TryAgainLater, () => underTableLock(env, () => {}));
+      assert.instance(err, LockTimeoutError);
+      assert.is((err as LockTimeoutError).path, lockPath);
+      assert.equal((err as LockTimeoutError).holders, [child.pid]);
+      assert.is(err.message, `allocator: timed out after 200ms waiting for lock ${lockPath} (held by pid ${child.pid}); the id allocation table is busy, try again`);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }));
 
 test('a lock held by another process makes us wait until it is released', () =>
   withTempDir(async (dir) => {
@@ -61,6 +83,11 @@ test('waiting past the deadline fails with code 11, naming the lock and the hold
       assert.match(err.message, 'timed out after 300ms');
       assert.match(err.message, lockPath);
       assert.match(err.message, `pid ${child.pid}`);
+      // Typed: callers act on the fields, never on the message text.
+      assert.instance(err, LockTimeoutError);
+      assert.is((err as LockTimeoutError).path, lockPath);
+      assert.equal((err as LockTimeoutError).holders, [child.pid]);
+      assert.is((err as LockTimeoutError).timeoutMs, 300);
       assert.ok(took >= 290 && took < 1500, `gave up after ${took}ms`);
     } finally {
       child.kill('SIGKILL');

@@ -1,22 +1,28 @@
 // One parsed, typed invocation: the environment and the configuration, validated once.
-import type { PluginConfig } from '../config/netconf';
-import { loadNetConf } from '../config/netconf';
-import type { CniEnv, Command } from './env';
-import { parseEnv } from './env';
+// Typed per verb: ADD's and CHECK's env has a netns, DEL's a container id and ifname (see EnvOf).
+import type { PluginConfig } from './netconf';
+import { loadNetConf } from './netconf';
+import type { Command, EnvOf } from '../cni/env';
+import { parseEnv } from '../cni/env';
 import { keyToFileName } from '../state/names';
-import { parseJsonObject } from './stdin';
+import { parseJsonObject } from '../cni/stdin';
 
-export interface Invocation {
-  command: Exclude<Command, 'VERSION'>;
-  env: CniEnv;
+export type Verb = Exclude<Command, 'VERSION'>;
+
+export interface InvocationOf<C extends Verb> {
+  command: C;
+  env: EnvOf<C>;
   conf: PluginConfig;
 }
 
-export function parseInvocation(
-  command: Exclude<Command, 'VERSION'>,
+/** The invocation of verb `C`, or (unparameterised) of any verb: a union discriminated by `command`. */
+export type Invocation<C extends Verb = Verb> = C extends Verb ? InvocationOf<C> : never;
+
+export function parseInvocation<C extends Verb>(
+  command: C,
   processEnv: NodeJS.ProcessEnv,
   stdin: Buffer,
-): Invocation {
+): InvocationOf<C> {
   // Environment first: a missing variable is the runtime's bug and says so before any config issue.
   const env = parseEnv(processEnv, command);
   const doc = parseJsonObject(stdin);
