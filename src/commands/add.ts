@@ -12,12 +12,13 @@ import { createPinnedNamespaces, isLiveNetnsPin } from '../ns';
 import { currentBootId } from '../state/boot-id';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, saveRecord, type AttachmentContext } from '../attachment/context';
-import { prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
+import { delegateNetnsOf, prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
 import { withNetnsLock } from '../attachment/netns-lock';
 import { notePinHolder, ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
 import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
 import { applyPodSysctls } from '../attachment/pod-sysctls';
+import { refuseMarkedDelegatesOnHostOwned } from '../attachment/pod-userns';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { failpoint, failpointNow } from '../attachment/failpoints';
@@ -69,10 +70,11 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
     // Every delegate's intent goes into the record's first write: one durable write covers
     // them all (DEL of a delegate that never ran is a case every plugin must accept).
     const prepared: PreparedDelegate[] = [];
-    for (const delegate of inv.conf.delegates) prepared.push(await prepareDelegate(ctx, delegate));
+    for (const delegate of inv.conf.delegates) prepared.push(await prepareDelegate(ctx.delegateCall, delegate));
 
     await withNetnsLock(ctx, canonicalNetnsPath(inv.env.netns!), async () => {
       const target = resolveNetnsTarget(inv.env.netns!, inv.conf);
+      if (target.mode === 'adopt' && target.ownerIsHost) refuseMarkedDelegatesOnHostOwned(inv.conf.delegates, target.netnsPath);
       rec = {
         schemaVersion: 1,
         network: ctx.key.network,
@@ -86,7 +88,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         updatedAt: now,
         netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
         userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
-        delegates: prepared.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf })),
+        delegates: prepared.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf, ...(d.runInPodUserns ? { runInPodUserns: true } : {}) })),
       };
       if (target.mode === 'adopt') await joinPinsOfThisDataDir(ctx, rec, target);
       // A runtime's netns in a user namespace of its own, whose owner no record here pins yet.
@@ -161,7 +163,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
         const end = ctx.log.step('delegate-add');
         started = i + 1;
         running = i;
-        prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev, i);
+        prev = await runDelegate(ctx.delegateCall, 'ADD', d, delegateNetnsOf(rec), prev, i);
         running = undefined;
         end({ delegate: d.type });
         // In memory only: the results reach the disk with the final write. A crash before it
@@ -260,6 +262,7 @@ function validateBeforeAnything(ctx: AttachmentContext): void {
       if (look === 3 || !isLiveNetnsPin(env.netns!)) throw err;
     }
   }
+  if (target?.mode === 'adopt' && target.ownerIsHost) refuseMarkedDelegatesOnHostOwned(conf.delegates, target.netnsPath);
   if (target?.mode !== 'adopt' && !resolveExplicitMapping(conf, env)) poolFromConfig(conf.allocator);
   for (const d of conf.delegates) findPlugin(String(d.type), ctx.cniPath);
 }

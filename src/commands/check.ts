@@ -7,7 +7,7 @@ import type { AttachmentRecord } from '../generated/types';
 import { inspectNamespace } from '../ns';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, chainResult } from '../attachment/context';
-import { runDelegate } from '../attachment/delegate-runner';
+import { delegateNetnsOf, runDelegate } from '../attachment/delegate-runner';
 
 function mismatch(msg: string): CniError {
   return new CniError(ErrorCode.NamespaceFailure, `CHECK: ${msg}`);
@@ -51,7 +51,7 @@ export async function cmdCheck(inv: Invocation): Promise<undefined> {
     if (rec.phase !== 'ready') throw new CniError(ErrorCode.UnknownContainer, `CHECK: attachment ${name} is not ready (phase ${rec.phase})`);
     verifyNamespaces(rec, inv.env.netns);
     const prev = chainResult(rec) ?? rec.result;
-    for (const d of rec.delegates) await runDelegate(ctx, 'CHECK', d, rec.netns.path, prev);
+    for (const d of rec.delegates) await runDelegate(ctx.delegateCall, 'CHECK', d, delegateNetnsOf(rec), prev);
   });
   return undefined;
 }

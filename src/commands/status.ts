@@ -7,8 +7,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import type { Invocation } from '../cni/invocation';
 import { createLogger } from '../log/logger';
 import { ensurePrivateDir, removeFileDurable, writeFileAtomic } from '../state/atomic-file';
-import { contextFor, openStore } from '../attachment/context';
-import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
+import { delegateCallFor, prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 
 const MAX_USERNS = '/proc/sys/user/max_user_namespaces';
 
@@ -58,11 +57,11 @@ export async function cmdStatus(inv: Invocation): Promise<undefined> {
   }
   add(checkUserNamespaces());
 
-  const ctx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, openStore(inv.conf.dataDir));
+  const call = delegateCallFor(inv, log); // for the network: no attachment
   for (const delegate of inv.conf.delegates) {
     try {
-      const d = await prepareDelegate(ctx, delegate);
-      if (d.cniVersion === '1.1.0') await runDelegate(ctx, 'STATUS', d, undefined);
+      const d = await prepareDelegate(call, delegate);
+      if (d.cniVersion === '1.1.0') await runDelegate(call, 'STATUS', d, undefined);
     } catch (err) {
       add(`delegate ${JSON.stringify(String(delegate.type))}: ${(err as Error).message}`);
     }
