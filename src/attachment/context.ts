@@ -1,18 +1,18 @@
 // Everything a verb needs about one attachment, set up once per call.
-import { join } from 'node:path';
 import type { Invocation } from '../config/invocation';
 import type { AttachmentRecord } from '../generated/types';
 import { validateAttachmentRecord } from '../generated/validators';
 import { createLogger, type Logger } from '../log/logger';
 import { RecordStore, type AttachmentKey } from '../state/record-store';
+import { type DelegateCall, delegateCallFor } from './delegate-runner';
 
 export interface AttachmentContext {
   inv: Invocation;
   key: AttachmentKey;
   store: RecordStore<AttachmentRecord>;
   log: Logger;
-  /** Root-only directory for cached delegate VERSION answers. */
-  versionCacheDir: string;
+  /** What this attachment's delegates are run with (its CNI_CONTAINERID and CNI_IFNAME). */
+  delegateCall: DelegateCall;
   cniPath: string;
 }
 
@@ -38,7 +38,7 @@ export function contextFor(inv: Invocation, key: AttachmentKey, log: Logger, sto
     key,
     store,
     log,
-    versionCacheDir: join(inv.conf.dataDir, 'version-cache'),
+    delegateCall: delegateCallFor(inv, log, key),
     cniPath: inv.env.path.join(':'),
   };
 }

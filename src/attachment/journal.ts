@@ -113,7 +113,7 @@ export function begin(ctx: AttachmentContext, target: NetnsTarget, delegates: Pr
     updatedAt: now,
     netns: target.mode === 'create' ? { path: target.netnsPin, pin: 'intent', token: pinToken } : { path: target.netnsPath, inode: target.netnsInode, pin: 'none' },
     userns: target.mode === 'create' ? { path: target.usernsPin, pin: 'intent', token: pinToken } : { path: '', inode: target.ownerInode, hostOwned: target.ownerIsHost, pin: 'none' },
-    delegates: delegates.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf })),
+    delegates: delegates.map((d) => ({ type: d.type, cniVersion: d.cniVersion, state: 'intent' as const, conf: d.conf, ...(d.runInPodUserns ? { runInPodUserns: true } : {}) })),
   };
 }
 

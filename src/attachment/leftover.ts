@@ -25,7 +25,7 @@ export async function clearLeftover(ctx: AttachmentContext, rec: AttachmentRecor
   const errors: CniError[] = [];
   for (const delegate of [...ctx.inv.conf.delegates].reverse()) {
     try {
-      await runDelegate(ctx, 'DEL', await prepareDelegate(ctx, delegate), undefined);
+      await runDelegate(ctx.delegateCall, 'DEL', await prepareDelegate(ctx.delegateCall, delegate), undefined);
     } catch (err) {
       errors.push(asCniError(err));
     }

@@ -17,6 +17,7 @@ import { checkPreconditions, isLiveNetnsPin } from '../ns';
 import { checkKernelFeatures } from '../ns/preconditions';
 import { looksLikeReservation } from '../ns/pins';
 import { fastHolderSupported } from '../ns/syscalls';
+import { refuseMarkedDelegatesOnHostOwned } from './pod-userns';
 import type { AttachmentContext } from './context';
 import { resolveNetnsTarget, type NetnsTarget } from './netns-target';
 
@@ -115,6 +116,11 @@ export function addPlan({ conf, env, cniPath, target }: PlanInput): PlanStep[] {
         if (target === 'any') checkPoolHasRoom(conf.dataDir, pool);
       },
     });
+  }
+  // A delegate marked to run in the pod's user namespace needs one (pod-userns.ts).
+  if (target !== 'any' && target?.mode === 'adopt' && target.ownerIsHost) {
+    const { netnsPath } = target;
+    steps.push({ check: () => refuseMarkedDelegatesOnHostOwned(conf.delegates, netnsPath) });
   }
   conf.delegates.forEach((d, i) => {
     steps.push({ label: `delegate ${JSON.stringify(String(d.type))}`, delegate: i, check: () => void findPlugin(String(d.type), cniPath) });

@@ -7,7 +7,7 @@ import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { fileHoldsToken, removeReservationTemp } from '../ns/pins';
 import { currentBootId } from '../state/boot-id';
 import { type AttachmentContext, chainResult } from './context';
-import { prevResultFor, runDelegate } from './delegate-runner';
+import { delegateNetnsOf, prevResultFor, runDelegate } from './delegate-runner';
 import { releaseAllocation } from './release-ids';
 import * as journal from './journal';
 import { withNetnsLock } from './netns-lock';
@@ -73,12 +73,12 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
   // Delegates get the pin only while it is the live netns we recorded; otherwise an empty
   // CNI_NETNS, so that IPAM state is still released (plugins fail on a non-netns path).
   const netnsLive = sameBoot && rec.netns.inode !== undefined && isLiveNetnsPin(rec.netns.path, rec.netns.inode);
-  const netns = netnsLive ? rec.netns.path : undefined;
+  const netns = netnsLive ? delegateNetnsOf(rec) : undefined;
   for (let i = Math.min(rec.delegates.length, opts.delegatesStarted ?? Infinity) - 1; i >= 0; i--) {
     const d = rec.delegates[i]!;
     const end = ctx.log.step('delegate-del');
     try {
-      await runDelegate(ctx, 'DEL', d, netns, d.state === 'added' ? givableResult(ctx, rec, d) : undefined);
+      await runDelegate(ctx.delegateCall, 'DEL', d, netns, d.state === 'added' ? givableResult(ctx, rec, d) : undefined);
     } catch (err) {
       if (i === opts.failedDelegate) ctx.log.error('failed-delegate-del', { delegate: d.type, error: (err as Error).message });
       else errors.push(asCniError(err));

@@ -12,7 +12,7 @@ import { createPinnedNamespaces, type IdMappings } from '../ns';
 import type { LockHandle } from '../state/lock';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, type AttachmentContext } from '../attachment/context';
-import { prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
+import { delegateNetnsOf, prepareDelegate, runDelegate, type PreparedDelegate } from '../attachment/delegate-runner';
 import * as journal from '../attachment/journal';
 import { resolveMapping } from '../attachment/mapping-for-add';
 import { canonicalNetnsPath, resolveNetnsTarget, type NetnsTarget } from '../attachment/netns-target';
@@ -20,6 +20,7 @@ import { withNetnsLock } from '../attachment/netns-lock';
 import { ourPinPairAt, pinCreator, usernsPinHolder } from '../attachment/pin-owners';
 import { ownerPinIntent, pinAdoptedOwner } from '../attachment/adopt-owner';
 import { applyPodSysctls } from '../attachment/pod-sysctls';
+import { refuseMarkedDelegatesOnHostOwned } from '../attachment/pod-userns';
 import { teardown } from '../attachment/teardown';
 import { clearLeftover } from '../attachment/leftover';
 import { shareBlock } from '../idmap/allocator';
@@ -81,13 +82,14 @@ async function refuseDuplicateOrClearLeftover(ctx: AttachmentContext): Promise<v
 /** Every delegate, its version chosen: all of them become intents in the record's first write. */
 async function prepareDelegates(ctx: AttachmentContext): Promise<PreparedDelegate[]> {
   const prepared: PreparedDelegate[] = [];
-  for (const delegate of ctx.inv.conf.delegates) prepared.push(await prepareDelegate(ctx, delegate));
+  for (const delegate of ctx.inv.conf.delegates) prepared.push(await prepareDelegate(ctx.delegateCall, delegate));
   return prepared;
 }
 
 /** Under the netns lock: the record begun, its ids taken, journalled, the namespaces made or joined and pinned. */
 async function createOrJoinNamespaces(ctx: AttachmentContext, netns: string, delegates: PreparedDelegate[], attempt: Attempt): Promise<AttachmentRecord> {
   const target = resolveNetnsTarget(netns, ctx.inv.conf);
+  if (target.mode === 'adopt' && target.ownerIsHost) refuseMarkedDelegatesOnHostOwned(ctx.inv.conf.delegates, target.netnsPath);
   // Written into our pin files (journalled first): proof that a pin found later is ours.
   const pinToken = randomBytes(8).toString('hex');
   const rec = journal.begin(ctx, target, delegates, pinToken);
@@ -147,7 +149,7 @@ async function addDelegates(ctx: AttachmentContext, rec: AttachmentRecord, deleg
     const end = ctx.log.step('delegate-add');
     attempt.started = i + 1;
     attempt.running = i;
-    prev = await runDelegate(ctx, 'ADD', d, rec.netns.path, prev, i);
+    prev = await runDelegate(ctx.delegateCall, 'ADD', d, delegateNetnsOf(rec), prev, i);
     attempt.running = undefined;
     end({ delegate: d.type });
     await journal.delegateAdded(rec, i, prev);

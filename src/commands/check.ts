@@ -6,7 +6,7 @@ import type { Invocation } from '../config/invocation';
 import type { AttachmentRecord } from '../generated/types';
 import { isCorrupt } from '../state/record-store';
 import { attachmentContext, chainResult } from '../attachment/context';
-import { runDelegate } from '../attachment/delegate-runner';
+import { delegateNetnsOf, runDelegate } from '../attachment/delegate-runner';
 import { startFields } from '../log/logger';
 import { verify } from '../attachment/verify';
 
@@ -45,7 +45,7 @@ export async function cmdCheck(inv: Invocation<'CHECK'>): Promise<undefined> {
     if (rec.phase !== 'ready') throw new CniError(ErrorCode.UnknownContainer, `CHECK: attachment ${name} is not ready (phase ${rec.phase})`);
     checkRecord(rec, inv.env.netns);
     const prev = chainResult(rec) ?? rec.result;
-    for (const d of rec.delegates) await runDelegate(ctx, 'CHECK', d, rec.netns.path, prev);
+    for (const d of rec.delegates) await runDelegate(ctx.delegateCall, 'CHECK', d, delegateNetnsOf(rec), prev);
   });
   return undefined;
 }

@@ -9,7 +9,7 @@ import { CniError, ErrorCode, asCniError, combineErrors } from '../cni/errors';
 import type { Invocation } from '../config/invocation';
 import { createLogger, startFields } from '../log/logger';
 import { contextFor, openStore } from '../attachment/context';
-import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
+import { delegateCallFor, prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import * as journal from '../attachment/journal';
 import { clearLeftover } from '../attachment/leftover';
 import { sweepNetnsLocks } from '../attachment/netns-lock';
@@ -79,13 +79,13 @@ export async function cmdGc(inv: Invocation<'GC'>): Promise<undefined> {
   await sweepNetnsLocks(store.locksDir); // left by a plugin killed while holding one
 
   // Forward GC to delegates that speak 1.1.0 (Debian's plugins 1.1.1 stop at 1.0.0).
-  const gcCtx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, store);
+  const call = delegateCallFor(inv, log); // for the network: no attachment
   for (const delegate of inv.conf.delegates) {
     try {
-      const d = await prepareDelegate(gcCtx, delegate);
+      const d = await prepareDelegate(call, delegate);
       if (d.cniVersion !== '1.1.0') continue;
       const conf = { ...d.conf, 'cni.dev/valid-attachments': inv.conf.raw['cni.dev/valid-attachments'] ?? inv.conf.raw['cni.dev/attachments'] ?? [] };
-      await runDelegate(gcCtx, 'GC', { ...d, conf }, undefined);
+      await runDelegate(call, 'GC', { ...d, conf }, undefined);
     } catch (err) {
       errors.push(asCniError(err));
     }

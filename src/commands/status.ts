@@ -8,8 +8,7 @@ import { CniError, ErrorCode, asCniError, combineErrors } from '../cni/errors';
 import type { Invocation } from '../config/invocation';
 import { createLogger, startFields } from '../log/logger';
 import { ensurePrivateDir, removeFileDurable, writeFileAtomic } from '../state/atomic-file';
-import { contextFor, openStore } from '../attachment/context';
-import { prepareDelegate, runDelegate } from '../attachment/delegate-runner';
+import { delegateCallFor, prepareDelegate, runDelegate } from '../attachment/delegate-runner';
 import { addPlan, planProblems } from '../attachment/preflight';
 
 function checkDataDir(dataDir: string): CniError | undefined {
@@ -33,8 +32,8 @@ export async function cmdStatus(inv: Invocation<'STATUS'>): Promise<undefined> {
   const dataDir = checkDataDir(inv.conf.dataDir);
   if (dataDir) problems.push(dataDir);
 
-  const ctx = contextFor(inv, { network: inv.conf.name, containerId: '', ifname: '' }, log, openStore(inv.conf.dataDir));
-  const planned = planProblems(addPlan({ conf: inv.conf, env: inv.env, cniPath: ctx.cniPath, target: 'any' }));
+  const call = delegateCallFor(inv, log); // for the network: no attachment
+  const planned = planProblems(addPlan({ conf: inv.conf, env: inv.env, cniPath: call.cniPath, target: 'any' }));
   for (const { step, error } of planned) problems.push(labelled(step.label, error));
 
   // Delegates whose binary is there: their VERSION, and STATUS from those that speak 1.1.0.
@@ -42,8 +41,8 @@ export async function cmdStatus(inv: Invocation<'STATUS'>): Promise<undefined> {
   for (const [i, delegate] of inv.conf.delegates.entries()) {
     if (missing.has(i)) continue;
     try {
-      const d = await prepareDelegate(ctx, delegate);
-      if (d.cniVersion === '1.1.0') await runDelegate(ctx, 'STATUS', d, undefined);
+      const d = await prepareDelegate(call, delegate);
+      if (d.cniVersion === '1.1.0') await runDelegate(call, 'STATUS', d, undefined);
     } catch (err) {
       problems.push(labelled(`delegate ${JSON.stringify(String(delegate.type))}`, asCniError(err)));
     }

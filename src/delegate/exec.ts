@@ -61,6 +61,7 @@ export async function runPlugin(
   env: Record<string, string>,
   stdin: string,
   timeoutMs = DEFAULT_TIMEOUT_MS,
+  args: readonly string[] = [],
 ): Promise<RawRun> {
   const start = performance.now();
   for (let attempt = 0; ; attempt++) {
@@ -81,7 +82,7 @@ export async function runPlugin(
         // delegates have nothing to flush that a SIGTERM would have saved.
         killSignal: 'SIGKILL',
       } as const;
-      const r = waitAsync ? await execa(binary, [], options) : execaSync(binary, [], options);
+      const r = waitAsync ? await execa(binary, args, options) : execaSync(binary, args, options);
       if (r.code === 'ETXTBSY' && attempt < TXTBSY_RETRIES) {
         await new Promise((ok) => setTimeout(ok, 50 * 2 ** attempt));
         continue;

@@ -18,8 +18,16 @@ export interface DelegateLogEntry {
   stderr: string;
 }
 
+/** A program that execs the delegate (e.g. nsenter into the pod's namespaces): `file args... binary`. */
+export interface DelegateLauncher {
+  file: string;
+  args: string[];
+}
+
 export interface InvokeOptions {
   binary: string;
+  /** Run the binary through this launcher, with the same environment, stdin and outputs. */
+  via?: DelegateLauncher;
   command: Exclude<DelegateCommand, 'VERSION'>;
   netconf: Record<string, unknown>;
   env: DelegateEnv;
@@ -112,7 +120,8 @@ export async function invokeDelegate(opts: InvokeOptions): Promise<Record<string
   const name = label(opts.netconf, opts.binary);
   const conf = opts.env.capArgs ? injectRuntimeConfig(opts.netconf, opts.env.capArgs) : opts.netconf;
   const env = delegateEnv(opts.command, opts.env);
-  const run = await runPlugin(opts.binary, env, JSON.stringify(conf), opts.timeoutMs);
+  const [file, args] = opts.via ? [opts.via.file, [...opts.via.args, opts.binary]] : [opts.binary, []];
+  const run = await runPlugin(file, env, JSON.stringify(conf), opts.timeoutMs, args);
   opts.log?.({
     delegate: name,
     command: opts.command,

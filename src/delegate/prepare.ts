@@ -48,6 +48,8 @@ export function prepareDelegateConf(
     ? chooseDelegateVersion(opts.cniVersion, opts.delegateVersions, String(delegate.type))
     : opts.cniVersion;
   const conf: Record<string, unknown> = { ...structuredClone(delegate), name: opts.name, cniVersion: version };
+  // Ours (how to run it), not the delegate's: Go plugins would not mind, a strict one might.
+  delete conf.runInPodUserns;
   if (opts.prevResult === undefined) delete conf.prevResult;
   else conf.prevResult = convertResult(opts.prevResult, version);
   return conf;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { REPO } from '../../helpers/plugin';
 import { calls, startHelper, stopHelper } from './serve';
 
-const pattern = process.argv[2] ?? '(add-del-check|examples|shared-netns|shared-data-dir|check-swapped-netns|residue-drift|adopt-safety|gc-status-lock)';
+const pattern = process.argv[2] ?? '(add-del-check|examples|shared-netns|shared-data-dir|check-swapped-netns|residue-drift|adopt-safety|gc-status-lock|pod-userns)';
 const h = await startHelper();
 // Restarted when a test's failpoint kills it, as systemd's Restart=always would.
 let current = h;
