@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Runs a command (the root test tier) in a private mount + network namespace, the way
+# Runs a command (the root test tier) in a private mount, network and PID namespace, the way
 # containernetworking/plugins runs each test case in fresh namespaces: the pins, bridges, veths,
-# helper sockets, data dirs and temp files the tests make live only in there. When the last
-# process inside ends - normally, or killed mid-run - the kernel drops them all: a crashed run
-# leaves nothing in the host's /run/netns, /run/userns or links, and runs can go side by side.
+# helper sockets, data dirs, temp files and processes the tests make live only in there. When
+# the run ends - normally, or killed mid-run - the kernel ends every process inside and drops
+# the rest: a crashed run leaves nothing in the host's /run/netns, /run/userns, links or process
+# table, and runs can go side by side (each sees only its own processes, e.g. orphaned
+# namespace helpers, which are reparented to this namespace's init, the bash below).
 #   bash test/helpers/private-host.sh CMD [ARGS...]
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
   # --propagation private: nothing mounted in here propagates back to the host's mounts.
-  exec unshare --mount --net --propagation private -- bash "$0" --inside "$@"
+  # --kill-child: if unshare is killed, the kernel kills the namespace's init, and so all in it.
+  exec unshare --mount --net --pid --fork --kill-child --mount-proc --propagation private -- bash "$0" --inside "$@"
 fi
 shift
 
@@ -42,4 +45,7 @@ for m in "${top[@]}"; do mount --rbind "$old_sys${m#/sys}" "$m"; done
 umount -l "$old_sys" && rmdir "$old_sys"
 
 ip link set lo up
-exec "$@"
+# Not exec: this bash stays PID 1 and reaps the orphans reparented to it; the command's status
+# is the run's.
+"$@" &
+wait "$!"

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { removePinLeftovers, sh } from '../helpers/host';
 import { REPO } from '../helpers/plugin';
 import { uniqueName } from '../helpers/unique';
+import { pidsWithArg } from '../runtimes/helpers/processes';
 
 const WRAPPER = join(REPO, 'test', 'helpers', 'private-host.sh');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -46,10 +47,11 @@ function removeIfOutside(name: string): void {
   removePinLeftovers(name);
   rmSync(`/tmp/${name}`, { force: true });
   rmSync(`/var/lib/cni/${name}`, { recursive: true, force: true });
+  for (const pid of pidsWithArg(name)) process.kill(pid, 'SIGKILL');
 }
 const NOTHING = { link: false, pin: false, tmp: false, cniDir: false, nsfs: false };
 
-test('a run killed mid-way leaves no link, pin, mount or file outside its namespaces', async () => {
+test('a run killed mid-way leaves no link, pin, mount, file or process outside its namespaces', async () => {
   const name = uniqueName('uxh');
   const run = startInside(
     [
@@ -57,7 +59,9 @@ test('a run killed mid-way leaves no link, pin, mount or file outside its namesp
       `ip link add ${name} type bridge`,
       `touch /run/netns/${name} && mount --bind /proc/self/ns/net /run/netns/${name}`,
       `mkdir /var/lib/cni/${name} && touch /tmp/${name}`,
-      `ip -o link show ${name} >/dev/null && findmnt -rn /run/netns/${name} >/dev/null && echo MADE-ALL`,
+      // A daemon that leaves the process group, as containerd's shims do: the PID namespace ends it.
+      `setsid bash -c 'exec -a ${name} sleep 600' </dev/null >/dev/null 2>&1 &`,
+      `ip -o link show ${name} >/dev/null && findmnt -rn /run/netns/${name} >/dev/null && sleep 0.2 && echo MADE-ALL`,
       'exec sleep 600',
     ].join('\n'),
   );
@@ -75,17 +79,21 @@ test('a run killed mid-way leaves no link, pin, mount or file outside its namesp
       await run.exited;
     }
     assert.equal(seenOutside(name), NOTHING, 'after it was killed');
+    // Its processes can be seen from outside while it runs (a parent PID namespace sees its
+    // children's), but none outlives it.
+    assert.equal(pidsWithArg(name), [], 'the daemon that left the process group is gone too');
   } finally {
     removeIfOutside(name);
   }
 });
 
-test('inside: a network namespace of its own with lo up, its own /sys/class/net, empty pin dirs and /tmp', async () => {
+test('inside: network and PID namespaces of its own, lo up, its own /sys/class/net, empty pin dirs and /tmp', async () => {
   const ownNet = readlinkSync('/proc/self/ns/net');
-  const run = startInside('readlink /proc/self/ns/net; ip -o link show lo; ls /sys/class/net; ls -A /run/netns /run/userns; stat -f -c %T /tmp; ls -A /tmp | wc -l');
+  const run = startInside('readlink /proc/self/ns/net; ps -e --no-headers | wc -l; ip -o link show lo; ls /sys/class/net; ls -A /run/netns /run/userns; stat -f -c %T /tmp; ls -A /tmp | wc -l');
   await run.exited;
-  const [net = '', lo = '', ...rest] = run.out().split('\n');
+  const [net = '', processes = '', lo = '', ...rest] = run.out().split('\n');
   assert.is.not(net, ownNet, run.out());
+  assert.is(processes.trim(), '4', 'its own processes only: init, sh, ps, wc');
   assert.match(lo, /<LOOPBACK,UP,LOWER_UP>/);
   assert.equal(rest.filter(Boolean), ['lo', '/run/netns:', '', '/run/userns:', 'tmpfs', '0'].filter(Boolean), run.out());
 });
