@@ -93,6 +93,7 @@ async function bundleCode(arch) {
   const code = js.text.replace(/\n$/, '');
   // The code rides in line comments: nothing in it may end a line comment early.
   if (/[\r\u2028\u2029]/.test(code)) throw new Error('bundle: unexpected line terminator in the code');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a range from NUL: everything outside ASCII
   if (/[^\x00-\x7f]/.test(code)) throw new Error('bundle: non-ASCII in the code; the launcher reads it as latin1');
   if (/\bimport\(/.test(code)) throw new Error('bundle: a dynamic import() survived bundling; vm.Script cannot run it');
   const codeHash = createHash('sha256').update(code).digest('hex').slice(0, 32);

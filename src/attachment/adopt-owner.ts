@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { AttachmentRecord } from '../generated/types';
 import { readUsernsMappings } from '../ns/inspect';
-import { bindPin, closeReservation, ensurePinDir, openNsPath, releaseReservation, reservePin } from '../ns/pins';
+import { bindPin, closeReservation, ensurePinDir, openNsPath, releaseReservation, reservePin, type Reservation } from '../ns/pins';
 import { CLONE_NEWNET, NS_GET_NSTYPE, NS_GET_USERNS, nsIoctlRaw } from '../ns/syscalls';
 import type { NetnsTarget } from './netns-target';
 import { usernsPinPathFor } from './pin-owners';
@@ -47,7 +47,7 @@ export function pinAdoptedOwner(rec: AttachmentRecord): void {
     if (fstatSync(ownerFd).ino !== u.inode) throw changed(`CNI_NETNS: ${show(rec.netns.path)} is now owned by user namespace ${fstatSync(ownerFd).ino}, not ${u.inode}`);
     const mappings = readUsernsMappings(ownerFd);
     ensurePinDir(dirname(u.path));
-    let r;
+    let r: Reservation;
     try {
       r = reservePin(u.path, 'userns pin', u.token);
     } catch (err) {

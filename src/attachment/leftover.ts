@@ -1,7 +1,7 @@
 // What ADD and DEL do with a record left by an interrupted call, or one that cannot be read.
 import type { AttachmentRecord } from '../generated/types';
-import { CorruptRecord, isCorrupt } from '../state/record-store';
-import { asCniError, combineErrors, CniError } from '../cni/errors';
+import { type CorruptRecord, isCorrupt } from '../state/record-store';
+import { asCniError, combineErrors, type CniError } from '../cni/errors';
 import type { AttachmentContext } from './context';
 import { prepareDelegate, runDelegate } from './delegate-runner';
 import { cleanupHeading, removePin, teardown } from './teardown';

@@ -3,7 +3,7 @@
 //                   allowed pin directory; symlinks and ".." are never a way out of it)
 //   a netns      -> adopt: run the delegates on it, record its owner, never unpin it
 //   anything else -> error, path untouched.
-import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import type { PluginConfig } from '../config/netconf';
@@ -40,7 +40,7 @@ export function canonicalNetnsPath(netns: string): string {
 }
 
 function hostNetnsReason(netns: string): string | undefined {
-  let st;
+  let st: Stats;
   try {
     st = statSync(netns); // a /proc magic link or a pin: both resolve to the nsfs inode
   } catch {

@@ -77,6 +77,7 @@ export function validateIfname(name: string, key = 'CNI_IFNAME'): void {
   if (name.length > 15) why = 'longer than 15 characters';
   else if (name === '.' || name === '..') why = 'must not be "." or ".."';
   else if (/[/:\s]/.test(name)) why = 'must not contain "/", ":" or whitespace';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this rejects
   else if (/[\0-\x1f\x7f]/.test(name)) why = 'must not contain control characters';
   if (why) throw new CniError(ErrorCode.InvalidEnvironment, `${key}: invalid interface name ${show(name)}: ${why}`);
 }

@@ -1,7 +1,7 @@
 // Locating a delegate binary in CNI_PATH, as Go's invoke.FindInPath does, with two
 // deliberate tightenings: the file must be executable (not merely regular), and empty
 // CNI_PATH entries are skipped (Go joins them to "", i.e. the runtime's cwd).
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';
 
@@ -22,7 +22,7 @@ export function findPlugin(type: string, cniPath: string): string {
   const dirs = cniPath.split(':').filter((d) => d !== '');
   for (const dir of dirs) {
     const candidate = resolve(join(dir, type));
-    let st;
+    let st: Stats;
     try {
       st = statSync(candidate);
     } catch {

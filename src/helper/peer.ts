@@ -2,7 +2,7 @@
 // in-process with the same effect is served: root (SO_PEERCRED uid 0) in the helper's own
 // network, mount and user namespaces (compared by the namespaces' inodes). A shim in a container
 // with its own netns, say, would otherwise get the host's netns paths resolved by the helper.
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { errno, errnoName, libc } from '../sys/libc';
 
 const SOL_SOCKET = 1;
@@ -33,7 +33,7 @@ export function peerRefusal(cred: PeerCred): string | undefined {
   if (cred.pid <= 0) return 'the peer is in another pid namespace';
   for (const ns of NAMESPACES) {
     const ours = statSync(`/proc/self/ns/${ns}`);
-    let theirs;
+    let theirs: Stats;
     try {
       theirs = statSync(`/proc/${cred.pid}/ns/${ns}`);
     } catch (err) {

@@ -10,7 +10,7 @@ export async function cmdServe(argv: string[], err: (s: string) => void): Promis
     const a = argv[i]!;
     const value = (name: string) => {
       const v = a === name ? argv[++i] : a.slice(name.length + 1);
-      if (!v || !v.startsWith('/')) throw usageError(`${name} needs an absolute path`);
+      if (!v?.startsWith('/')) throw usageError(`${name} needs an absolute path`);
       return v;
     };
     if (a === '--socket' || a.startsWith('--socket=')) socket = value('--socket');

@@ -123,7 +123,8 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
     if (upgraded) {
       notStarted.delete(conn); // its refusal goes out before we drop the others
       refuse(conn, `${file} changed on disk (upgrade): this helper stops accepting`);
-      return stop('upgrade');
+      stop('upgrade');
+      return;
     }
     let refusal: string | undefined;
     let peerPid = 0;
@@ -134,7 +135,10 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
     } catch (e) {
       refusal = `peer check failed: ${(e as Error).message}`;
     }
-    if (refusal) return refuse(conn, refusal);
+    if (refusal) {
+      refuse(conn, refusal);
+      return;
+    }
 
     let hello: Hello | undefined;
     const read = lineReader((line) => {

@@ -1,6 +1,6 @@
 // Taking the helper's socket path safely: its directory root-only (no one else may connect,
 // replace or pre-create the socket), no live helper already there, a stale socket removed.
-import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { OperatorError } from '../cli/fail';
@@ -38,7 +38,7 @@ function answers(socket: string): Promise<boolean> {
 
 /** Frees the path for our socket: nothing there, or a stale socket (removed). */
 export async function claimSocketPath(socket: string): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(socket);
   } catch (err) {

@@ -28,7 +28,10 @@ test('GC keeps the listed attachments working and releases all others, including
     const rec = JSON.parse(readFileSync(file, 'utf8'));
     rec.bootId = '00000000-0000-4000-8000-000000000000';
     writeFileSync(file, JSON.stringify(rec));
-    for (const p of [rebooted.netnsPin, rebooted.usernsPin]) sh('umount', ['-l', p]), sh('rm', ['-f', p]);
+    for (const p of [rebooted.netnsPin, rebooted.usernsPin]) {
+      sh('umount', ['-l', p]);
+      sh('rm', ['-f', p]);
+    }
     assert.is(net.reservations().length, 3);
 
     const gc = net.run('GC', { containerId: '' }, { ...conf, 'cni.dev/valid-attachments': [{ containerID: keep.containerId, ifname: 'eth0' }] }, { CNI_CONTAINERID: '', CNI_IFNAME: '', CNI_NETNS: '' });

@@ -4,10 +4,10 @@
 // and puts ip_forward back as found (bridge's isGateway turns it on).
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_BIN, runPlugin, type PluginRun } from './plugin';
+import { tempDir } from './temp';
 import { RUN_TAG, uniqueName } from './unique';
 
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
@@ -22,12 +22,13 @@ export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; inp
   }
 }
 
-/** A 10.x.y.0/24 that no address or route on this host touches. */
+/** A 10.x.y.0/24 (as "10.x.y") that no address or route in this network namespace touches. */
 export function freeSubnet24(): string {
   const used = sh('ip', ['-o', '-4', 'addr', 'show']) + sh('ip', ['-4', 'route', 'show', 'table', 'all']);
   for (;;) {
     const s = `10.${randomInt(160, 250)}.${randomInt(1, 250)}`;
-    if (!used.includes(`${s}.`)) return s;
+    // At the start of a word: "10.16.5." must not count as used because of "110.16.5.1".
+    if (!new RegExp(`(^|[\\s/])${s.replaceAll('.', '\\.')}\\.`, 'm').test(used)) return s;
   }
 }
 
@@ -54,7 +55,7 @@ export interface TestNet {
 
 export function newTestNet(prefix = 'ux'): TestNet {
   const forward = readFileSync(IP_FORWARD, 'utf8');
-  const dir = mkdtempSync(join(tmpdir(), `uxn-e2e-`));
+  const dir = tempDir('e2e');
   const name = uniqueName(`${prefix}n`);
   const pins: string[] = [];
   const hostID = 1_500_000_000 + (process.pid % 1000) * 65536 * 4 + (hostIdSeq++ % 4) * 65536;

@@ -1,12 +1,12 @@
-// Shared helpers for the namespace engine tests: unique names, cleanup, counters.
+// Shared helpers for the namespace engine tests: private pin dirs, cleanup, counters.
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { unpin } from '../../src/ns/index';
+import { uniqueName } from './unique';
 
-let counter = 0;
-/** A unique name for this test process: uxt-<pid>-<n>. */
+/** A unique pin name for this test process (the common name scheme, test/helpers/unique.ts). */
 export function uniq(): string {
-  return `uxt-${process.pid}-${++counter}`;
+  return uniqueName('uxt');
 }
 
 /** Root of this process's private pin dirs; removed by cleanupRoot(). */

@@ -20,7 +20,9 @@ test('40 ADDs as parallel processes: 40 distinct aligned blocks; after all DELs 
     const adds = await Promise.all(atts.map((a) => spawnPluginAsync({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin }, conf)));
     const addWall = performance.now() - t0;
     try {
-      adds.forEach((r, i) => assert.is(r.status, 0, `ADD ${i}: ${r.stdout}${r.stderr}`));
+      adds.forEach((r, i) => {
+        assert.is(r.status, 0, `ADD ${i}: ${r.stdout}${r.stderr}`);
+      });
       const starts = atts.map((a) => {
         const rec = recordOf(net, a.containerId);
         const uid = nsMap(a.usernsPin, 'uid_map');
@@ -38,7 +40,9 @@ test('40 ADDs as parallel processes: 40 distinct aligned blocks; after all DELs 
       const t1 = performance.now();
       const dels = await Promise.all(atts.map((a) => spawnPluginAsync({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin }, conf)));
       console.error(`    40 parallel ADD: ${addWall.toFixed(0)} ms wall, 40 parallel DEL: ${(performance.now() - t1).toFixed(0)} ms wall`);
-      dels.forEach((r, i) => assert.is(r.status, 0, `DEL ${i}: ${r.stdout}${r.stderr}`));
+      dels.forEach((r, i) => {
+        assert.is(r.status, 0, `DEL ${i}: ${r.stdout}${r.stderr}`);
+      });
     }
     assert.equal(tableBlocks(net), []);
     assert.equal(recordFiles(net), []);

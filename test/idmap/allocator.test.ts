@@ -275,7 +275,12 @@ test('rebuild: each record read once, outside the table lock; the merge is linea
             return target.list();
           };
         }
-        if (prop === 'get') return (k: AttachmentKey) => (gets++, target.get(k));
+        if (prop === 'get') {
+          return (k: AttachmentKey) => {
+            gets++;
+            return target.get(k);
+          };
+        }
         const v = Reflect.get(target, prop, target);
         return typeof v === 'function' ? v.bind(target) : v;
       },

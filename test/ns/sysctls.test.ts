@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createPinnedNamespaces } from '../../src/ns/index';
 import { applySysctls, inHostIds, pingGroupRangeFor, sysctlFile, sysctlValue, PING_GROUP_RANGE } from '../../src/ns/sysctls';
-import { CniError } from '../../src/cni/errors';
+import type { CniError } from '../../src/cni/errors';
 import { pinPaths, safeUnpin, cleanupRoot, ONE } from '../helpers/ns-util';
 
 test.after(() => cleanupRoot());

@@ -57,7 +57,9 @@ test('list() returns every record with its key, corrupt ones flagged, temp and f
   withTempDir((dir) => {
     const store = new RecordStore<Rec>(dir, { validate: isRec });
     const keys = [k('c1'), k('c1', 'eth1'), k('c2', 'net+1', 'other.net'), k('c3', 'wlan@x')];
-    keys.forEach((key, i) => store.put(key, { schema: 1, ip: `10.0.0.${i + 2}` }));
+    keys.forEach((key, i) => {
+      store.put(key, { schema: 1, ip: `10.0.0.${i + 2}` });
+    });
     fs.writeFileSync(store.fileFor(k('bad')), 'not json');
     fs.writeFileSync(path.join(store.recordsDir, '.net1+c9+eth0.json.1.ab12.tmp'), 'half');
     fs.writeFileSync(path.join(store.recordsDir, 'README'), 'not a record');
@@ -259,7 +261,10 @@ test('record writes make their temp files in records-tmp/: sweepTemp(key) remove
     fs.mkdirSync(store.recordsDir, { mode: 0o700 });
     const realReaddir = fs.readdirSync;
     const listed: string[] = [];
-    (fs as { readdirSync: unknown }).readdirSync = (p: string, ...rest: unknown[]) => (listed.push(String(p)), (realReaddir as (...a: unknown[]) => unknown)(p, ...rest));
+    (fs as { readdirSync: unknown }).readdirSync = (p: string, ...rest: unknown[]) => {
+      listed.push(String(p));
+      return (realReaddir as (...a: unknown[]) => unknown)(p, ...rest);
+    };
     try {
       store.sweepTemp(k('c1'));
     } finally {

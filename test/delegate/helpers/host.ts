@@ -1,14 +1,10 @@
-// Real-kernel fixtures for the delegate tests: a uniquely named netns, bridge, subnet and
-// host-local dir per case, all removed afterwards, and ip_forward put back as found
-// (bridge with isGateway turns it on).
+// Real-kernel fixture for the delegate tests: the common test network (test/helpers/host.ts:
+// unique bridge, free subnet, temp dir, cleanup that puts ip_forward back) plus a netns made
+// by `ip netns add` for the delegates to run in, removed afterwards (it takes the veths along).
 import { execFileSync } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeDir, tempDir } from './kit';
-
-const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
-let seq = 0;
+import { withNet } from '../../helpers/host';
+import { uniqueName } from '../../helpers/unique';
 
 export interface HostFixture {
   netnsName: string;
@@ -35,39 +31,27 @@ export function ipQuiet(...args: string[]): void {
   }
 }
 
-/** A 10.x.y.0/24 that no address or route on this host touches. */
-function freeSubnet(): string {
-  const used = ip('-o', '-4', 'addr', 'show') + ip('-4', 'route', 'show', 'table', 'all');
-  for (;;) {
-    const s = `10.${randomInt(160, 250)}.${randomInt(1, 250)}`;
-    if (!used.includes(` ${s}.`) && !used.includes(`\n${s}.`) && !used.startsWith(`${s}.`)) return s;
-  }
-}
-
 export async function withHost(fn: (h: HostFixture) => Promise<void>): Promise<void> {
-  const n = seq++;
-  const forward = readFileSync(IP_FORWARD, 'utf8');
-  const dir = tempDir('real');
-  const h: HostFixture = {
-    netnsName: `uxd-${process.pid}-${n}`,
-    netnsPath: `/run/netns/uxd-${process.pid}-${n}`,
-    bridge: `uxb${process.pid}x${n}`.slice(0, 15),
-    network: `uxd-net-${process.pid}-${n}`,
-    subnet24: freeSubnet(),
-    dir,
-    dataDir: join(dir, 'host-local'),
-    cacheDir: join(dir, 'cache'),
-    containerId: `uxd-ctr-${process.pid}-${n}`,
-  };
-  ip('netns', 'add', h.netnsName);
-  try {
-    await fn(h);
-  } finally {
-    ipQuiet('netns', 'del', h.netnsName); // takes the container end, and so the veth pair
-    ipQuiet('link', 'del', h.bridge);
-    removeDir(dir);
-    if (readFileSync(IP_FORWARD, 'utf8') !== forward) writeFileSync(IP_FORWARD, forward);
-  }
+  await withNet(async (net) => {
+    const netnsName = uniqueName('uxd');
+    const h: HostFixture = {
+      netnsName,
+      netnsPath: `/run/netns/${netnsName}`,
+      bridge: net.bridge,
+      network: net.name,
+      subnet24: net.subnet24,
+      dir: net.dir,
+      dataDir: net.ipamDir,
+      cacheDir: join(net.dir, 'cache'),
+      containerId: uniqueName('uxdc'),
+    };
+    ip('netns', 'add', netnsName);
+    try {
+      await fn(h);
+    } finally {
+      ipQuiet('netns', 'del', netnsName); // takes the container end, and so the veth pair
+    }
+  }, 'uxd');
 }
 
 export function bridgeConf(h: HostFixture, ipamType = 'host-local'): Record<string, unknown> {
