@@ -110,8 +110,11 @@ export function openTrustedDir(dir: string): number {
     fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   } catch (err) {
     const code = errCode(err);
-    if (code === 'ELOOP') throw untrusted(`directory ${dir} is a symbolic link; refusing to follow it`, err);
-    if (code === 'ENOTDIR') throw untrusted(`directory ${dir} is not a directory`, err);
+    // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR or ELOOP: say which it was.
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      const link = lstatOrUndefined(dir)?.isSymbolicLink() ?? code === 'ELOOP';
+      throw untrusted(link ? `directory ${dir} is a symbolic link; refusing to follow it` : `${dir} is not a directory`, err);
+    }
     throw ioError('cannot open directory', dir, err);
   }
   try {
@@ -123,6 +126,14 @@ export function openTrustedDir(dir: string): number {
   } catch (err) {
     fs.closeSync(fd);
     throw err;
+  }
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
   }
 }
 
