@@ -135,7 +135,7 @@ export async function cmdAdd(inv: Invocation): Promise<unknown> {
               await failpoint('add-before-pin');
             },
           });
-          end({ netnsInode: ns.netnsInode });
+          end({ netnsInode: ns.netnsInode, engine: ns.engine });
           rec.netns = { path: ns.netnsPin, inode: ns.netnsInode, pin: 'pinned', token: pinToken };
           rec.userns = { path: ns.usernsPin, inode: ns.usernsInode, hostOwned: false, pin: 'pinned', token: pinToken };
           await failpoint('add-after-pin');
