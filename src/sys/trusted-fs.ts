@@ -138,18 +138,20 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
 }
 
 /** A pre-existing ancestor: a directory (symlinks to one resolved), root's, others kept out or sticky. */
-function checkAncestor(dir: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch (err) {
-    throw ioError('cannot stat', dir, err);
-  }
+function checkAncestor(dir: string, st = statOf(dir)): void {
   if (!st.isDirectory()) throw untrusted(`${dir} is not a directory`);
   const owner = ownerProblem(`directory ${dir}`, st);
   if (owner) throw untrusted(owner);
   if ((st.mode & GROUP_OR_OTHER_WRITE) !== 0 && (st.mode & S_ISVTX) === 0) {
     throw untrusted(`directory ${dir} is writable by group or others (mode ${octal(st.mode)}) and not sticky`);
+  }
+}
+
+function statOf(p: string): fs.Stats {
+  try {
+    return fs.statSync(p);
+  } catch (err) {
+    throw ioError('cannot stat', p, err);
   }
 }
 
@@ -183,6 +185,14 @@ export function ensurePrivateDir(dir: string): void {
   for (let i = 0; i < parts.length; i++) {
     cur += `/${parts[i]}`;
     const last = i === parts.length - 1;
+    // stat first: the usual case is that everything exists, and a failed mkdir costs an exception.
+    // (The directory itself by lstat: a symlink there is refused by openTrustedDir, never followed.)
+    const st = last ? fs.lstatSync(cur, { throwIfNoEntry: false }) : fs.statSync(cur, { throwIfNoEntry: false });
+    if (st) {
+      if (last) fs.closeSync(openTrustedDir(cur));
+      else checkAncestor(cur, st);
+      continue;
+    }
     let created = false;
     try {
       fs.mkdirSync(cur, 0o700);
@@ -190,19 +200,18 @@ export function ensurePrivateDir(dir: string): void {
     } catch (err) {
       if (errCode(err) !== 'EEXIST') throw ioError('cannot create directory', cur, err);
     }
-    if (created) {
-      const fd = openTrustedDir(cur);
-      try {
-        fs.fchmodSync(fd, 0o700);
-      } finally {
-        fs.closeSync(fd);
-      }
-      syncDir(path.dirname(cur));
-    } else if (last) {
-      fs.closeSync(openTrustedDir(cur));
-    } else {
-      checkAncestor(cur);
+    if (!created) {
+      if (last) fs.closeSync(openTrustedDir(cur));
+      else checkAncestor(cur); // made by someone else in between
+      continue;
     }
+    const fd = openTrustedDir(cur);
+    try {
+      fs.fchmodSync(fd, 0o700);
+    } finally {
+      fs.closeSync(fd);
+    }
+    syncDir(path.dirname(cur));
   }
 }
 
