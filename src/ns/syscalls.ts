@@ -1,7 +1,7 @@
 // libc functions the namespace engine needs, declared once (module level) through the shared
 // loader. Everything here is synchronous: the calls are short and several are variadic.
 import { libc, koffi, errno, SysError } from '../sys/libc';
-import { EINTR } from '../sys/errno';
+import { EINTR, errnoName } from '../sys/errno';
 
 // Flags and constants (generic Linux values: the same on x86-64 and arm64).
 export const CLONE_NEWUSER = 0x10000000;
@@ -247,7 +247,7 @@ export function socketIn(netFd: number, restoreFd: number): number {
   const sock = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const e = errno();
   if (c.setns(restoreFd, CLONE_NEWNET) !== 0) {
-    process.stderr.write(`fatal: cannot return to own netns: errno ${errno()}\n`);
+    process.stderr.write(`fatal: cannot return to own netns: ${errnoName(errno())}\n`);
     process.abort();
   }
   if (sock < 0) throw new SysError('socket', e, 'in new netns');
