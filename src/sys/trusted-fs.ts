@@ -147,6 +147,15 @@ function checkAncestor(dir: string, st = statOf(dir)): void {
   }
 }
 
+/** stat (or, `noFollow`, lstat) of `p`; undefined when it does not exist. */
+function statIfExists(p: string, noFollow: boolean): fs.Stats | undefined {
+  try {
+    return noFollow ? fs.lstatSync(p, { throwIfNoEntry: false }) : fs.statSync(p, { throwIfNoEntry: false });
+  } catch (err) {
+    throw ioError('cannot stat', p, err);
+  }
+}
+
 function statOf(p: string): fs.Stats {
   try {
     return fs.statSync(p);
@@ -187,7 +196,7 @@ export function ensurePrivateDir(dir: string): void {
     const last = i === parts.length - 1;
     // stat first: the usual case is that everything exists, and a failed mkdir costs an exception.
     // (The directory itself by lstat: a symlink there is refused by openTrustedDir, never followed.)
-    const st = last ? fs.lstatSync(cur, { throwIfNoEntry: false }) : fs.statSync(cur, { throwIfNoEntry: false });
+    const st = statIfExists(cur, last);
     if (st) {
       if (last) fs.closeSync(openTrustedDir(cur));
       else checkAncestor(cur, st);
