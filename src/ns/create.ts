@@ -6,8 +6,8 @@
 //  - 'exec' (everywhere else, e.g. arm64; exec-holder.ts): a clone(sleep) userns holder and a
 //    posix_spawn'ed `nsenter --user ... --setuid 0 --setgid 0 -- unshare --net -- sleep`.
 // All holders expire by themselves if we are killed; normally we SIGKILL and reap them via pidfd.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { closeSync, openSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { SysError } from '../sys/libc';
 import { EINVAL, ENOSPC } from '../sys/errno';
@@ -77,7 +77,7 @@ export const HOLDER_SECONDS = 10;
 
 /** The userns pin path that goes with a netns pin: /run/userns/<same name>. */
 export function defaultUsernsPin(netnsPin: string, dir = DEFAULT_USERNS_DIR): string {
-  return path.join(dir, path.basename(netnsPin));
+  return join(dir, basename(netnsPin));
 }
 
 function fail(msg: string, cause?: unknown): CniError {
@@ -85,7 +85,7 @@ function fail(msg: string, cause?: unknown): CniError {
 }
 
 function closeQuietly(fd: number): void {
-  if (fd >= 0) try { fs.closeSync(fd); } catch { /* ignore */ }
+  if (fd >= 0) try { closeSync(fd); } catch { /* ignore */ }
 }
 
 /**
@@ -107,8 +107,8 @@ function plan(opts: CreateOptions): { netnsPin: string; usernsPin: string; engin
   validateMappings(opts.mappings);
   const netnsPin = checkPinPath(opts.netnsPin, 'netnsPin');
   const usernsPin = checkPinPath(opts.usernsPin, 'usernsPin');
-  if (path.dirname(netnsPin) === path.dirname(usernsPin)) {
-    throw fail(`usernsPin ${usernsPin} must be in its own directory, not in the netns pin directory ${path.dirname(netnsPin)}`);
+  if (dirname(netnsPin) === dirname(usernsPin)) {
+    throw fail(`usernsPin ${usernsPin} must be in its own directory, not in the netns pin directory ${dirname(netnsPin)}`);
   }
   const wanted = opts.engine ?? 'auto';
   if (wanted === 'clone' && !cloneEngineSupported()) throw fail(`engine 'clone' is not supported on ${process.arch}`);
@@ -139,17 +139,17 @@ async function createOnce(opts: CreateOptions): Promise<CreatedNamespaces> {
   let ok = false;
   try {
     // 1. The pin directories (shared mounts), before anything exists that would need undoing.
-    ensurePinDir(path.dirname(netnsPin));
-    ensurePinDir(path.dirname(usernsPin));
+    ensurePinDir(dirname(netnsPin));
+    ensurePinDir(dirname(usernsPin));
     // 2. The user namespace holder, checked from the fd we hold.
     const userHolder = startUsernsHolder(engine);
-    userFd = fs.openSync(`/proc/${userHolder.pid}/ns/user`, 'r');
+    userFd = openSync(`/proc/${userHolder.pid}/ns/user`, 'r');
     await opts.testHooks?.afterUsernsHolderOpened?.(userHolder.pid);
     const usernsInode = verifyUserns(userFd, userHolder);
     // 3. Its maps, as real root. 4. Then the netns, made by uid 0 inside it.
     writeMaps(userHolder.pid, opts.mappings);
     const netHolder = engine.startNetns(userHolder, userFd);
-    netFd = fs.openSync(`/proc/${netHolder.pid}/ns/net`, 'r');
+    netFd = openSync(`/proc/${netHolder.pid}/ns/net`, 'r');
     await opts.testHooks?.afterHolderNsOpened?.(netHolder.pid);
     // 5. Verified from the held fds, both holders still alive.
     const netnsInode = verifyNetns(netFd, usernsInode, netHolder, userHolder);

@@ -3,7 +3,7 @@
 // netns is made by `nsenter --user=/proc/self/fd/3 --setuid 0 --setgid 0 -- unshare --net --
 // sleep N` (fd 3 = our fd of that user namespace), posix_spawn'ed: uid 0 inside it, so the
 // netns it unshares is owned by it. Both expire by themselves if we are killed.
-import * as fs from 'node:fs';
+import { closeSync, readSync, readlinkSync } from 'node:fs';
 import { performance } from '../sys/clock';
 import { CniError, ErrorCode } from '../cni/errors';
 import { type Holder, type NamespaceEngine, killAndReap } from './holder';
@@ -25,7 +25,7 @@ function readAvailable(fd: number): string {
   let out = '';
   try {
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      const n = readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
       out += buf.toString('utf8', 0, n);
       if (out.length > 4096) break;
@@ -59,11 +59,11 @@ export function execEngine(opts: { holderSeconds: number; timeoutMs: number; bin
       }
       netHelper = { pid, pidfd: pidfdOpen(pid), what: 'netns helper' };
       // Done when the helper's netns is no longer ours: unshare(CLONE_NEWNET) has returned.
-      const hostNet = fs.readlinkSync('/proc/self/ns/net');
+      const hostNet = readlinkSync('/proc/self/ns/net');
       const deadline = performance.now() + timeoutMs;
       for (let i = 0; ; i++) {
         let link: string | undefined;
-        try { link = fs.readlinkSync(`/proc/${pid}/ns/net`); } catch { link = undefined; }
+        try { link = readlinkSync(`/proc/${pid}/ns/net`); } catch { link = undefined; }
         if (link !== undefined && link !== hostNet) return netHelper;
         const exit = pidfdExitInfo(netHelper.pidfd);
         if (exit) {
@@ -79,7 +79,7 @@ export function execEngine(opts: { holderSeconds: number; timeoutMs: number; bin
       killAndReap(netHelper);
       killAndReap(userHolder);
       if (errRead >= 0) {
-        try { fs.closeSync(errRead); } catch { /* ignore */ }
+        try { closeSync(errRead); } catch { /* ignore */ }
         errRead = -1;
       }
     },

@@ -2,7 +2,7 @@
 // and the netns it owns until both are pinned, and how the shared order in create.ts drives
 // them. The engines: clone-holder.ts (x86-64, one exec-free child) and exec-holder.ts (every
 // architecture: a clone(sleep) child plus nsenter/unshare).
-import * as fs from 'node:fs';
+import { closeSync } from 'node:fs';
 import { pidfdKill, pidfdReap } from './syscalls';
 
 /** A child process of ours, with the pidfd that ends and reaps it without pid-reuse races. */
@@ -29,6 +29,6 @@ export function killAndReap(h: Holder | undefined): void {
   if (!h || h.pidfd < 0) return;
   pidfdKill(h.pidfd);
   pidfdReap(h.pidfd);
-  fs.closeSync(h.pidfd);
+  closeSync(h.pidfd);
   h.pidfd = -1;
 }

@@ -1,17 +1,17 @@
 // The host's own namespaces (the ones this process runs in), by inode, read once.
-import * as fs from 'node:fs';
+import { statSync } from 'node:fs';
 
 let hostUserIno: number | undefined;
 let hostNetIno: number | undefined;
 
 /** Inode of the user namespace this process runs in (the host's). */
 export function hostUsernsInode(): number {
-  hostUserIno ??= fs.statSync('/proc/self/ns/user').ino;
+  hostUserIno ??= statSync('/proc/self/ns/user').ino;
   return hostUserIno;
 }
 
 /** Inode of the network namespace this process runs in (the host's). */
 export function hostNetnsInode(): number {
-  hostNetIno ??= fs.statSync('/proc/self/ns/net').ino;
+  hostNetIno ??= statSync('/proc/self/ns/net').ino;
   return hostNetIno;
 }

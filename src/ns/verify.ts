@@ -1,7 +1,7 @@
 // Checks of the namespaces a holder made, from the fds we hold (a path could be swapped, an fd
 // cannot): the right type, not the host's, the netns owned by our new user namespace, whose
 // parent is the host's, and the holders still alive before anything is pinned.
-import * as fs from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import { hostNetnsInode, hostUsernsInode } from './host-namespaces';
 import type { Holder } from './holder';
@@ -12,7 +12,7 @@ function fail(msg: string): CniError {
 }
 
 function inodeOf(fd: number): number {
-  return fs.fstatSync(fd).ino;
+  return fstatSync(fd).ino;
 }
 
 /** The inode of the namespace an ioctl (NS_GET_USERNS, NS_GET_PARENT) returns an fd of. */
@@ -21,7 +21,7 @@ function relatedInode(fd: number, req: number): number {
   try {
     return inodeOf(related);
   } finally {
-    fs.closeSync(related);
+    closeSync(related);
   }
 }
 

@@ -1,6 +1,6 @@
 // Writing a new user namespace's uid_map and gid_map, as real root from outside it: one write
 // each (the kernel takes a map in a single write only), setgroups left at "allow".
-import * as fs from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import { type IdMappings, formatMap } from './mappings';
 
@@ -12,19 +12,19 @@ function writeMap(pid: number, file: 'uid_map' | 'gid_map', text: string): void 
   const p = `/proc/${pid}/${file}`;
   let fd: number;
   try {
-    fd = fs.openSync(p, fs.constants.O_WRONLY);
+    fd = openSync(p, constants.O_WRONLY);
   } catch (e) {
     throw fail(`cannot open ${p}: ${(e as Error).message}`, e);
   }
   try {
     const buf = Buffer.from(text);
-    const n = fs.writeSync(fd, buf, 0, buf.length);
+    const n = writeSync(fd, buf, 0, buf.length);
     if (n !== buf.length) throw fail(`short write to ${p}: ${n} of ${buf.length} bytes`);
   } catch (e) {
     if (e instanceof CniError) throw e;
     throw fail(`kernel refused ${file} ${JSON.stringify(text.trim())} for user namespace holder ${pid}: ${(e as Error).message}`, e);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 

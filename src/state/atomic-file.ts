@@ -1,8 +1,8 @@
 // The state layer's file primitives: the trusted-filesystem layer (src/sys/trusted-fs.ts: private
 // directories, no-follow reads, temp + fsync + rename + fsync(dir) writes) under the names the
 // state code uses, plus the sweep of temp files that writers killed mid-write left behind.
-import fs from 'node:fs';
-import path from 'node:path';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { isTempName, readTrustedFile, removeFileDurable } from '../sys/trusted-fs';
 
@@ -26,7 +26,7 @@ export function readFileNoFollow(file: string): Buffer | undefined {
 export function sweepTempFiles(dir: string, olderThanMs = 60_000): number {
   let names: string[];
   try {
-    names = fs.readdirSync(dir);
+    names = readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw new CniError(ErrorCode.IoFailure, `cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
@@ -35,7 +35,7 @@ export function sweepTempFiles(dir: string, olderThanMs = 60_000): number {
   const cutoff = Date.now() - olderThanMs;
   for (const name of names.filter(isTempName)) {
     try {
-      const st = fs.lstatSync(path.join(dir, name));
+      const st = lstatSync(join(dir, name));
       if (st.isFile() && st.mtimeMs < cutoff && removeFileDurable(dir, name)) removed++;
     } catch {
       // gone meanwhile, or unreadable: not worth failing a caller over
