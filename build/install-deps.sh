@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the plugin's build and tests need on a fresh Debian bookworm, as root:
 # the real CNI plugins (bridge, host-local, portmap), iproute2, util-linux (nsenter, unshare),
-# runc, containerd and busybox-static for the runtime end-to-end tests; for the self-contained
+# runc, containerd and busybox-static for the runtime end-to-end tests; binutils (as, objcopy: the
+# test that the clone holder's bytes are its assembled source); for the self-contained
 # arm64 file: binutils-aarch64-linux-gnu (to strip it) and qemu-user-static with arm64 glibc and
 # libstdc++ (to run it in the tests on this x86-64 machine); then npm packages.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(containernetworking-plugins iproute2 util-linux runc containerd busybox-static iputils-ping procps jq golang-go golang-github-appc-cni-dev
   strace libgpgme11 libsubid4 libyajl2
-  binutils-aarch64-linux-gnu qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
+  binutils binutils-aarch64-linux-gnu qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -129,7 +129,7 @@ async function createNamespaces(ctx: AttachmentContext, rec: AttachmentRecord, t
     testHooks: { afterReservationCreated: journal.reservingPin },
     beforePin: (inodes) => journal.inodesKnown(ctx, rec, inodes),
   });
-  end({ netnsInode: ns.netnsInode });
+  end({ netnsInode: ns.netnsInode, engine: ns.engine });
   await journal.pinned(rec, ns, pinToken);
 }
 

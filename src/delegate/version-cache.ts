@@ -5,22 +5,11 @@
 // `touch`/`cp -p`, so a replaced binary with a copied mtime still misses).
 // Concurrency: writers write a private temp file and rename() it over the entry, so a
 // reader sees either the old or the new complete file; a lost race costs one extra probe.
-// Anything odd (corrupt JSON, wrong owner, a symlink, a group-writable dir) is a miss.
-import { randomBytes } from '../sys/random';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+// File I/O goes through the trusted-filesystem layer (src/sys/trusted-fs.ts); anything it
+// refuses (a symlink, a wrong owner, a group-writable dir) or corrupt JSON is a miss.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePrivateDir, readTrustedFile, writeFileAtomic } from '../sys/trusted-fs';
 import { pathHash } from '../sys/path-hash';
 
 export interface BinaryIdentity {
@@ -65,11 +54,9 @@ export function sameIdentity(a: BinaryIdentity, b: BinaryIdentity): boolean {
   );
 }
 
-function entryFile(cacheDir: string, binary: string): string {
-  return join(cacheDir, `version-${pathHash(binary)}.json`);
+function entryName(binary: string): string {
+  return `version-${pathHash(binary)}.json`;
 }
-
-const uid = (): number => process.getuid?.() ?? 0;
 
 /**
  * Create the cache dir (0700) if needed; true only when it is a real directory of ours
@@ -77,45 +64,32 @@ const uid = (): number => process.getuid?.() ?? 0;
  */
 export function cacheDirUsable(cacheDir: string): boolean {
   try {
-    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-    const st = lstatSync(cacheDir);
-    return st.isDirectory() && st.uid === uid() && (st.mode & 0o022) === 0;
+    ensurePrivateDir(cacheDir);
+    return true;
   } catch {
     return false;
   }
 }
 
 export function readCachedVersions(cacheDir: string, id: BinaryIdentity): string[] | undefined {
-  let fd: number | undefined;
   try {
-    fd = openSync(entryFile(cacheDir, id.path), constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.uid !== uid() || (st.mode & 0o022) !== 0) return undefined;
-    const doc = JSON.parse(readFileSync(fd, 'utf8')) as Partial<CacheEntry> & { format?: number };
+    const buf = readTrustedFile(join(cacheDir, entryName(id.path)));
+    if (buf === undefined) return undefined;
+    const doc = JSON.parse(buf.toString('utf8')) as Partial<CacheEntry> & { format?: number };
     if (doc.format !== FORMAT) return undefined;
     if (!Array.isArray(doc.versions) || !doc.versions.every((v) => typeof v === 'string')) return undefined;
     if (!sameIdentity(doc as BinaryIdentity, id)) return undefined;
     return doc.versions;
   } catch {
-    return undefined; // missing, unreadable or corrupt: a miss, never an error
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+    return undefined; // refused, unreadable or corrupt: a miss, never an error
   }
 }
 
 /** Best effort: a cache that cannot be written only costs a probe next time. */
 export function writeCachedVersions(cacheDir: string, id: BinaryIdentity, versions: string[]): void {
-  const file = entryFile(cacheDir, id.path);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
-    // No fsync: losing a cache entry to a power cut is harmless.
-    writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...id, versions }), { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, file);
+    writeFileAtomic(cacheDir, entryName(id.path), JSON.stringify({ format: FORMAT, ...id, versions }));
   } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never created */
-    }
+    // a miss next time
   }
 }

@@ -4,7 +4,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { type IdMappings, parseMap } from './mappings';
 import { openNsPath } from './pins';
 import { helperBinaries } from './preconditions';
-import { hostUsernsInode } from './create';
+import { hostUsernsInode } from './host-namespaces';
 import { CLONE_NEWNET, CLONE_NEWUSER, NS_GET_NSTYPE, NS_GET_USERNS, nsIoctlRaw, pidfdOpen, pidfdReap, pipe, spawn, closeFd } from './syscalls';
 
 export interface NsInspection {

@@ -3,6 +3,7 @@
 // we place there. A netns is only as trustworthy as the whole chain of user namespaces above it.
 import { closeSync } from 'node:fs';
 import { NS_GET_PARENT, nsIoctlRaw, nsOwnerUid } from './syscalls';
+import { errnoName } from '../sys/errno';
 
 /**
  * The first creator uid other than root on the way from the user namespace behind `userFd` up
@@ -13,7 +14,7 @@ export function foreignCreatorUid(userFd: number): number | undefined {
   try {
     for (;;) {
       const uid = nsOwnerUid(fd);
-      if (uid < 0) throw new Error(`NS_GET_OWNER_UID failed (errno ${-uid})`);
+      if (uid < 0) throw new Error(`NS_GET_OWNER_UID failed: ${errnoName(-uid)}`);
       if (uid !== 0) return uid;
       // EPERM: the parent is outside our reach, i.e. ours or an ancestor of ours (done).
       const parent = nsIoctlRaw(fd, NS_GET_PARENT);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CniError, ErrorCode, show } from '../cni/errors';
 import { SysError, errnoName } from '../sys/libc';
+import { EINVAL, ENOENT } from '../sys/errno';
 import { mount, umount2Raw, MS_BIND, MS_REC, MS_SHARED, MNT_DETACH, UMOUNT_NOFOLLOW, nsIoctlRaw, NS_GET_NSTYPE, CLONE_NEWNET } from './syscalls';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
@@ -49,7 +50,7 @@ export function ensurePinDir(dir: string): void {
   try {
     mount('none', dir, null, MS_SHARED | MS_REC);
   } catch (e) {
-    if (!(e instanceof SysError) || e.errno !== 22 /* EINVAL: not a mount point yet */) {
+    if (!(e instanceof SysError) || e.errno !== EINVAL /* not a mount point yet */) {
       throw fail(`pin directory ${dir} cannot be made a shared mount: ${(e as Error).message}`, e);
     }
     try {
@@ -227,7 +228,7 @@ export function unpin(p: string): void {
   for (let i = 0; i < 16; i++) {
     const rc = umount2Raw(p, MNT_DETACH | UMOUNT_NOFOLLOW);
     if (rc === 0) continue;
-    if (rc === -22 || rc === -2) break; // EINVAL: not a mount point (any more); ENOENT: gone
+    if (rc === -EINVAL || rc === -ENOENT) break; // not a mount point (any more), or gone
     throw fail(`cannot unmount pin ${p}: ${errnoName(-rc)}`);
   }
   try {

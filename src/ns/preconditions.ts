@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import { nsIoctlRaw, NS_GET_USERNS, pidfdOpen } from './syscalls';
 import { SysError } from '../sys/libc';
+import { EINVAL, ENOSYS, ENOTTY } from '../sys/errno';
 
 /** Overridable for tests only (point them at fake files/dirs to provoke each error). */
 export const nsEnvironment = {
@@ -62,13 +63,13 @@ export function checkKernelFeatures(): void {
   try {
     fs.closeSync(pidfdOpen(process.pid));
   } catch (e) {
-    if (e instanceof SysError && e.errno === 38) throw fail('kernel lacks pidfd support (pidfd_open: ENOSYS; Linux >= 5.3 needed)', e);
+    if (e instanceof SysError && e.errno === ENOSYS) throw fail('kernel lacks pidfd support (pidfd_open: ENOSYS; Linux >= 5.3 needed)', e);
     throw fail(`pidfd_open on self failed: ${(e as Error).message}`, e);
   }
   const fd = fs.openSync('/proc/self/ns/net', 'r');
   try {
     const rc = nsIoctlRaw(fd, NS_GET_USERNS);
-    if (rc === -25 /* ENOTTY */ || rc === -22) throw fail('kernel lacks the NS_GET_USERNS ioctl (Linux >= 4.9 needed)');
+    if (rc === -ENOTTY || rc === -EINVAL) throw fail('kernel lacks the NS_GET_USERNS ioctl (Linux >= 4.9 needed)');
     if (rc >= 0) fs.closeSync(rc);
   } finally {
     fs.closeSync(fd);

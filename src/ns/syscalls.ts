@@ -1,8 +1,9 @@
 // libc functions the namespace engine needs, declared once (module level) through the shared
 // loader. Everything here is synchronous: the calls are short and several are variadic.
 import { libc, koffi, errno, SysError } from '../sys/libc';
+import { EINTR, errnoName } from '../sys/errno';
 
-// Flags and constants (x86_64 / generic Linux values).
+// Flags and constants (generic Linux values: the same on x86-64 and arm64).
 export const CLONE_NEWUSER = 0x10000000;
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_PIDFD = 0x1000;
@@ -26,10 +27,6 @@ export const WNOHANG = 1;
 export const WEXITED = 4;
 export const WNOWAIT = 0x01000000;
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_PRIVATE = 2;
-const MAP_ANONYMOUS = 0x20;
 const MAP_STACK = 0x20000;
 const MAP_FAILED = 0xffffffffffffffffn;
 
@@ -39,7 +36,7 @@ let cache: {
   clone: Fn; mmap: (...a: unknown[]) => bigint; mount: Fn; umount2: Fn; ioctl: Fn;
   pidfd_open: Fn; pidfd_send_signal: Fn; waitid: Fn; posix_spawn: Fn;
   fa_init: Fn; fa_destroy: Fn; fa_adddup2: Fn; fa_addopen: Fn; pipe2: Fn;
-  setns: Fn; socket: Fn; close: Fn;
+  setns: Fn; socket: Fn; close: Fn; mprotect: Fn; syscall: Fn;
   sleepAddr: bigint;
 } | undefined;
 
@@ -64,6 +61,8 @@ function s() {
     setns: L.func('int setns(int fd, int nstype)') as Fn,
     socket: L.func('int socket(int domain, int type, int protocol)') as Fn,
     close: L.func('int close(int fd)') as Fn,
+    mprotect: L.func('int mprotect(void *addr, size_t len, int prot)') as Fn,
+    syscall: L.func('long syscall(long n, ...)') as Fn,
     sleepAddr: L.symbol('sleep') as bigint,
   };
   return cache;
@@ -74,8 +73,10 @@ function check(call: string, rc: number, context = ''): number {
   return rc;
 }
 
-// One stack for every clone(sleep) child, allocated once. Without CLONE_VM the child gets its
-// own copy-on-write copy of it, so reusing it for the next clone is safe.
+// One stack for every clone child, allocated once. Without CLONE_VM (clone(sleep)) the child gets
+// its own copy-on-write copy of it, so reusing it for the next clone is safe; the clone holder
+// (CLONE_VM) shares it, so creations run one at a time (create.ts) and each holder is gone
+// before the next one starts.
 const STACK_SIZE = 64 * 1024;
 let stackTop: bigint | undefined;
 function childStackTop(): bigint {
@@ -88,15 +89,50 @@ function childStackTop(): bigint {
 }
 
 /**
+ * clone(fn, flags | CLONE_PIDFD | SIGCHLD, arg) on the shared child stack: the child runs `fn`
+ * (a native function: no JS can run in it). Returns pid and pidfd.
+ */
+export function cloneChild(fn: bigint, flags: number, arg: bigint, what: string): { pid: number; pidfd: number } {
+  const pidfdBuf = Buffer.alloc(4);
+  const pid = s().clone(fn, childStackTop(), flags | CLONE_PIDFD | SIGCHLD, arg, 'void *', pidfdBuf);
+  if (pid < 0) throw new SysError('clone', errno(), `flags 0x${flags.toString(16)} (${what})`);
+  return { pid, pidfd: pidfdBuf.readInt32LE(0) };
+}
+
+/**
  * clone() a child that runs libc's `sleep(seconds)` and nothing else (no JS, no exec).
  * Returns pid and pidfd (CLONE_PIDFD). The child exits by itself after `seconds`.
  */
 export function cloneSleeper(flags: number, seconds: number): { pid: number; pidfd: number } {
-  const c = s();
-  const pidfdBuf = Buffer.alloc(4);
-  const pid = c.clone(c.sleepAddr, childStackTop(), flags | CLONE_PIDFD | SIGCHLD, BigInt(seconds), 'void *', pidfdBuf);
-  if (pid < 0) throw new SysError('clone', errno(), `flags 0x${flags.toString(16)}`);
-  return { pid, pidfd: pidfdBuf.readInt32LE(0) };
+  return cloneChild(s().sleepAddr, flags, BigInt(seconds), 'sleep');
+}
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
+export const MAP_ANONYMOUS = 0x20;
+
+/** mmap(NULL, len, prot, flags, -1, 0), or undefined when the kernel refuses. */
+export function mmapAnonymous(len: number, prot: number, flags: number): bigint | undefined {
+  const addr = BigInt(s().mmap(null, len, prot, flags | MAP_ANONYMOUS, -1, 0) as unknown as bigint);
+  return addr === MAP_FAILED || addr === 0n ? undefined : addr;
+}
+
+/** mprotect(2): true on success. */
+export function mprotect(addr: bigint, len: number, prot: number): boolean {
+  return s().mprotect(addr, len, prot) === 0;
+}
+
+/** A raw syscall(2) with koffi-typed variadic arguments; returns -1 and sets errno on failure. */
+export function rawSyscall(nr: number, ...args: unknown[]): number {
+  return s().syscall(nr, ...args);
+}
+
+/** A view of native memory (an mmap'ed page) as an ArrayBuffer. */
+export function nativeView(addr: bigint, len: number): ArrayBuffer {
+  return koffi.view(addr, len);
 }
 
 /** ioctl(fd, req, 0) returning the result (a new fd for NS_GET_USERNS/PARENT). */
@@ -146,7 +182,7 @@ export function pidfdReap(pidfd: number): number {
     const rc = s().waitid(P_PIDFD, pidfd, info, WEXITED);
     if (rc === 0) return 0;
     const e = errno();
-    if (e !== 4) return -e; // retry on EINTR
+    if (e !== EINTR) return -e;
   }
 }
 
@@ -211,7 +247,7 @@ export function socketIn(netFd: number, restoreFd: number): number {
   const sock = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const e = errno();
   if (c.setns(restoreFd, CLONE_NEWNET) !== 0) {
-    process.stderr.write(`fatal: cannot return to own netns: errno ${errno()}\n`);
+    process.stderr.write(`fatal: cannot return to own netns: ${errnoName(errno())}\n`);
     process.abort();
   }
   if (sock < 0) throw new SysError('socket', e, 'in new netns');
@@ -253,105 +289,6 @@ const CLOSE_RANGE_CLOEXEC = 4;
  * execs. Returns -errno on failure.
  */
 export function cloexecFrom(first: number): number {
-  const L = libc();
-  const syscall = L.func('long syscall(long n, ...)') as Fn;
-  const rc = syscall(SYS_CLOSE_RANGE, 'unsigned int', first, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC);
+  const rc = s().syscall(SYS_CLOSE_RANGE, 'unsigned int', first, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC);
   return rc < 0 ? -errno() : 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Exec-free holder (x86_64): one clone(CLONE_NEWUSER) child running the tiny machine-code routine
-// below (no JS, no libc, no exec). It closes every fd it inherited, sets PR_SET_PDEATHSIG, waits
-// on a futex in a MAP_SHARED page until the parent has written its maps, then does
-// unshare(CLONE_NEWNET) - as uid 0 of its own, now mapped, user namespace - reports the result
-// through the page, and sleeps (expiring by itself). Source (GNU as, intel syntax):
-//
-//   mov r12, rdi ; xor edi,edi ; mov esi,-1 ; xor edx,edx ; mov eax,436 ; syscall  # close_range(0,~0,0)
-//   mov edi,1 ; mov esi,9 ; mov eax,157 ; syscall                                  # prctl(PDEATHSIG,KILL)
-// 1: mov eax,[r12] ; test eax,eax ; jnz 2f                                         # while (!go)
-//   mov rdi,r12 ; xor esi,esi ; xor edx,edx ; lea r10,[r12+16] ; mov eax,202 ; syscall  # futex wait
-//   cmp rax,-110 ; je 4f ; jmp 1b                                                  # ETIMEDOUT: exit
-// 2: mov edi,0x40000000 ; mov eax,272 ; syscall                                   # unshare(NEWNET)
-//   test eax,eax ; jnz 3f ; mov eax,1
-// 3: mov [r12+4],eax                                                               # 1 or -errno
-//   lea rdi,[r12+4] ; mov esi,1 ; mov edx,1 ; mov eax,202 ; syscall                # futex wake
-//   lea rdi,[r12+16] ; xor esi,esi ; mov eax,35 ; syscall                          # nanosleep(timeout)
-// 4: xor edi,edi ; mov eax,231 ; syscall ; hlt                                     # exit_group(0)
-//
-// Shared page: +0 int32 go (parent -> child), +4 int32 result, +16 struct timespec timeout.
-const HOLDER_X64 = Buffer.from(
-  '4989fc31ffbeffffffff31d2b8b40100000f05bf01000000be09000000b89d0000000f05' +
-  '418b042485c0751b4c89e731f631d24d8d542410b8ca0000000f054883f89274' +
-  '40ebddbf00000040b8100100000f0585c07505b80100000041894424' +
-  '04498d7c2404be01000000ba01000000b8ca0000000f05' +
-  '498d7c241031f6b8230000000f0531ffb8e70000000f05f4', 'hex');
-
-const MAP_SHARED = 1;
-const PROT_EXEC = 4;
-const FUTEX_WAIT = 0;
-const FUTEX_WAKE = 1;
-
-let fast: { code: bigint; page: bigint; i32: Int32Array; i64: BigInt64Array; syscall: Fn; } | null | undefined;
-
-/** The exec-free holder, or null where unsupported (not x86_64, or no executable mapping). */
-function fastHolder() {
-  if (fast !== undefined) return fast;
-  fast = null;
-  if (process.arch !== 'x64' || process.platform !== 'linux') return fast;
-  const c = s();
-  const L = libc();
-  const mprotect = L.func('int mprotect(void *addr, size_t len, int prot)') as Fn;
-  const code = BigInt(c.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as unknown as bigint);
-  if (code === MAP_FAILED || code === 0n) return fast;
-  new Uint8Array(koffiView(code, 4096)).set(HOLDER_X64);
-  if (mprotect(code, 4096, PROT_READ | PROT_EXEC) !== 0) return fast;
-  const page = BigInt(c.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) as unknown as bigint);
-  if (page === MAP_FAILED || page === 0n) return fast;
-  const ab = koffiView(page, 4096);
-  fast = { code, page, i32: new Int32Array(ab), i64: new BigInt64Array(ab), syscall: L.func('long syscall(long n, ...)') as Fn };
-  return fast;
-}
-
-function koffiView(p: bigint, len: number): ArrayBuffer {
-  return koffi.view(p, len);
-}
-
-export function fastHolderSupported(): boolean {
-  return fastHolder() !== null;
-}
-
-/**
- * clone(CLONE_NEWUSER|CLONE_PIDFD) the exec-free holder. It waits (at most `seconds`) for
- * fastHolderGo(), then creates its netns; it exits by itself `seconds` after that.
- */
-export function cloneFastHolder(seconds: number): { pid: number; pidfd: number } {
-  const f = fastHolder();
-  if (!f) throw new Error('exec-free holder not supported on this platform');
-  f.i32[0] = 0; // go
-  f.i32[1] = 0; // result
-  f.i64[2] = BigInt(seconds); // timeout.tv_sec (+16)
-  f.i64[3] = 0n; // timeout.tv_nsec
-  const c = s();
-  const pidfdBuf = Buffer.alloc(4);
-  const pid = c.clone(f.code, childStackTop(), CLONE_NEWUSER | CLONE_VM | CLONE_PIDFD | SIGCHLD, f.page, 'void *', pidfdBuf);
-  if (pid < 0) throw new SysError('clone', errno(), 'flags CLONE_NEWUSER (exec-free holder)');
-  return { pid, pidfd: pidfdBuf.readInt32LE(0) };
-}
-
-/** Tell the holder its maps are written: it may create the netns now. */
-export function fastHolderGo(): void {
-  const f = fastHolder()!;
-  Atomics.store(f.i32, 0, 1);
-  f.syscall(202, 'void *', f.page, 'int', FUTEX_WAKE, 'int', 1);
-}
-
-/** 0 while pending, 1 when the netns exists, -errno when unshare failed; waits up to waitMs. */
-export function fastHolderResult(waitMs: number): number {
-  const f = fastHolder()!;
-  const r = Atomics.load(f.i32, 1);
-  if (r !== 0 || waitMs <= 0) return r;
-  const ts = Buffer.alloc(16);
-  ts.writeBigInt64LE(BigInt(Math.floor(Math.min(waitMs, 999) * 1e6)), 8);
-  f.syscall(202, 'void *', f.page + 4n, 'int', FUTEX_WAIT, 'int', 0, 'void *', ts);
-  return Atomics.load(f.i32, 1);
 }

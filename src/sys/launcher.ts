@@ -9,7 +9,8 @@ import { closeSync, openSync, readFileSync, readSync, readdirSync, rmSync } from
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { performance } from './clock';
-import { cacheDir, ensureTrustedDir, readTrustedFile, writeTrustedFile } from './trusted-dir';
+import { cacheDir } from './cache-dir';
+import { ensurePrivateDir, readTrustedFile, writeFileAtomic } from './trusted-fs';
 import { relayToHelper } from '../helper/shim';
 
 declare const __CODE_HASH__: string;
@@ -47,7 +48,7 @@ function removeStaleCaches(dir: string, keep: string): void {
 function codeCache(): { dir: string; name: string; data: Buffer | undefined } | undefined {
   try {
     const dir = cacheDir();
-    ensureTrustedDir(dir);
+    ensurePrivateDir(dir);
     // One cache per verb: it holds the functions that verb's run compiled, not just the top level.
     const cmd = process.env.CNI_COMMAND ?? '';
     const verb = VERBS.includes(cmd) ? cmd : 'cli';
@@ -121,7 +122,7 @@ function launch(): void {
     // Written at exit, so the functions this run compiled lazily are in the cache too.
     process.once('exit', () => {
       try {
-        writeTrustedFile(cache.dir, cache.name, script.createCachedData());
+        writeFileAtomic(cache.dir, cache.name, script.createCachedData());
         removeStaleCaches(cache.dir, cache.name);
       } catch {
         // a cache is only a speed-up

@@ -2,6 +2,7 @@
 // with `libc().func(...)` in their own file (e.g. src/ns/syscalls.ts), next to the code
 // that uses them, and cache the result at module level.
 import koffi, { type LibraryHandle } from 'koffi';
+import { errnoName } from './errno';
 
 let handle: LibraryHandle | undefined;
 
@@ -17,16 +18,8 @@ export function errno(): number {
   return koffi.errno();
 }
 
-const errnoNames: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM',
-  13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL',
-  24: 'EMFILE', 28: 'ENOSPC', 30: 'EROFS', 38: 'ENOSYS', 40: 'ELOOP', 95: 'EOPNOTSUPP',
-};
-
-/** A readable "EPERM (1)" for error messages. */
-export function errnoName(code: number): string {
-  return `${errnoNames[code] ?? 'errno'} (${code})`;
-}
+/** A readable "EPERM (1)" for error messages (kept here too: callers import it with libc). */
+export { errnoName };
 
 /** An Error for a failed system call, carrying errno as `.errno`. */
 export class SysError extends Error {

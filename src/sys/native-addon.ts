@@ -5,7 +5,8 @@
 // bundle (or are an asset of the self-contained executable), read only when the cache file is
 // missing.
 import { join } from 'node:path';
-import { cacheDir, ensureTrustedDir, trustedFileHasSize, writeTrustedFile } from './trusted-dir';
+import { cacheDir } from './cache-dir';
+import { ensurePrivateDir, trustedFileSize, writeFileAtomic } from './trusted-fs';
 
 export interface BundlePayload {
   /** The addon's bytes, read from the artifact on demand (only on a cache miss). */
@@ -39,11 +40,11 @@ function loadFromCache(sha256: string, size: number): unknown {
   const dir = cacheDir();
   const name = `koffi-${sha256.slice(0, 32)}.node`;
   const path = join(dir, name);
-  ensureTrustedDir(dir);
-  if (!trustedFileHasSize(path, size)) {
+  ensurePrivateDir(dir);
+  if (trustedFileSize(path) !== size) {
     const payload = globalThis.__USERNS_NETNS_PAYLOAD__;
     if (!payload) throw new Error('native addon: no payload (not running from the single-file bundle)');
-    writeTrustedFile(dir, name, payload.addon());
+    writeFileAtomic(dir, name, payload.addon());
   }
   const mod = { exports: {} as unknown };
   process.dlopen(mod, path);

@@ -2,9 +2,9 @@
 // non-blocking pipe (O_NONBLOCK lives on the file description shared with the writer, so
 // clearing it would change the writer's side too). Waiting in poll() costs no CPU.
 import { errno, libc, SysError } from './libc';
+import { EINTR } from './errno';
 
 const POLLIN = 0x1;
-const EINTR = 4;
 
 type PollFn = (fds: Buffer, nfds: number, timeoutMs: number) => number;
 let pollFn: PollFn | undefined;

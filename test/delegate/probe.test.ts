@@ -5,6 +5,7 @@ import { chmodSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSy
 import { join } from 'node:path';
 import { probeVersions } from '../../src/delegate/probe';
 import { binaryIdentity, readCachedVersions } from '../../src/delegate/version-cache';
+import { isTempName } from '../../src/sys/trusted-fs';
 import { DEBIAN_CNI, calls, installFake, rejectsCni, removeDir, tempDir } from './helpers/kit';
 
 const FAKE_DEFAULT = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'];
@@ -124,7 +125,7 @@ test('concurrent writers from several processes never leave a torn entry', async
         assert.ok(/^(a|bb|ccc)\.0\.\d+$/.test(got[0]!), got[0]);
         assert.ok(got.every((v) => v === got[0]), 'one writer per entry');
       } else {
-        const files = readdirSync(cacheDir).filter((f) => !f.includes('.tmp-'));
+        const files = readdirSync(cacheDir).filter((f) => !isTempName(f)); // a writer's file in flight
         for (const f of files) JSON.parse(readFileSync(join(cacheDir, f), 'utf8'));
       }
       reads++;
@@ -132,7 +133,7 @@ test('concurrent writers from several processes never leave a torn entry', async
     }
     assert.equal(await Promise.all(procs), [0, 0, 0]);
     assert.ok(hits > 0 && reads > 10, `reads ${reads}, hits ${hits}`);
-    assert.equal(readdirSync(cacheDir).filter((f) => f.includes('.tmp-')), [], 'no temp files left');
+    assert.equal(readdirSync(cacheDir).filter(isTempName), [], 'no temp files left');
   } finally {
     removeDir(dir);
   }

@@ -59,6 +59,7 @@ test('concurrent calls are serialised and all succeed', async () => {
   const ps = [pinPaths(), pinPaths(), pinPaths(), pinPaths()];
   try {
     const rs = await Promise.all(ps.map((p) => createPinnedNamespaces({ mappings: ONE, ...p })));
+    assert.equal(rs.map((r) => r.engine), Array(4).fill(process.arch === 'x64' ? 'clone' : 'exec'), 'auto: clone on x86-64');
     assert.is(new Set(rs.map((r) => r.netnsInode)).size, 4);
     for (const [k, p] of ps.entries()) assert.ok(isLiveNetnsPin(p.netnsPin, rs[k]!.netnsInode));
   } finally {
@@ -70,6 +71,7 @@ for (const engine of ENGINES) test(`[${engine}] ` + 'ownership: NS_GET_USERNS(ne
   const p = pinPaths();
   try {
     const r = await createPinnedNamespaces({ mappings: ONE, ...p, engine });
+    assert.is(r.engine, engine, 'the engine that ran is reported');
     assert.is.not(r.netnsInode, hostNetnsInode());
     const netFd = fs.openSync(p.netnsPin, 'r');
     const userFd = fs.openSync(p.usernsPin, 'r');

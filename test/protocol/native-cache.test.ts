@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { CNI_BIN, runPlugin } from '../helpers/plugin';
 import { uniqueName } from '../helpers/unique';
 
@@ -60,8 +61,24 @@ test('a symlink planted at the addon path is refused, its target untouched', () 
     symlinkSync(target, join(cache, addon));
     const r = del(cache, data);
     assert.is(r.json?.code, 5, r.stdout);
-    assert.match(r.json.msg, 'symlink');
+    assert.match(r.json.msg, 'is a symbolic link; refusing to follow it');
     assert.is(readFileSync(target, 'utf8'), 'keep');
+  });
+});
+
+test('a FIFO planted at the code cache path is not waited on: the call compiles without it', () => {
+  withDirs((cache, data) => {
+    assert.is(del(cache, data).status, 0);
+    const code = readdirSync(cache).find((f) => f.startsWith('code-'))!;
+    rmSync(join(cache, code));
+    execFileSync('mkfifo', ['-m', '0600', join(cache, code)]);
+    const r = runPlugin(
+      { CNI_COMMAND: 'DEL', CNI_CONTAINERID: uniqueName('c'), CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN, USERNS_NETNS_CACHE_DIR: cache },
+      { cniVersion: '1.0.0', name: 'cache-net', type: 'userns-netns', dataDir: data, delegates: [{ type: 'bridge' }] },
+      { timeoutMs: 15_000 },
+    );
+    assert.is(r.status, 0, `status ${r.status} (null: it hung on the FIFO) ${r.stdout}`);
+    assert.ok(statSync(join(cache, code)).isFIFO(), 'left as it is, not replaced');
   });
 });
 
@@ -71,7 +88,7 @@ test('a cache directory others can write to is not trusted', () => {
     chmodSync(cache, 0o777);
     const r = del(cache, data);
     assert.is(r.json?.code, 5, r.stdout);
-    assert.match(r.json.msg, 'group/other writable');
+    assert.match(r.json.msg, 'is writable by group or others (mode 0777)');
     assert.not.ok(existsSync(data), 'nothing else done');
   });
 });
