@@ -16,7 +16,7 @@ import { resolveExplicitMapping } from '../idmap/resolve';
 import { checkPreconditions, isLiveNetnsPin } from '../ns';
 import { checkKernelFeatures } from '../ns/preconditions';
 import { looksLikeReservation } from '../ns/pins';
-import { fastHolderSupported } from '../ns/syscalls';
+import { cloneEngineSupported } from '../ns/clone-holder';
 import { refuseMarkedDelegatesOnHostOwned } from './pod-userns';
 import type { AttachmentContext } from './context';
 import { resolveNetnsTarget, type NetnsTarget } from './netns-target';
@@ -127,7 +127,7 @@ export function addPlan({ conf, env, cniPath, target }: PlanInput): PlanStep[] {
   });
   // The namespace engine's own preconditions (user namespaces enabled, pidfd, NS_GET_USERNS,
   // the helper binaries when the exec engine is used); adopt mode needs the kernel features only.
-  if (creates(conf, target) && target !== undefined) steps.push({ check: () => void checkPreconditions(!fastHolderSupported()) });
+  if (creates(conf, target) && target !== undefined) steps.push({ check: () => void checkPreconditions(!cloneEngineSupported()) });
   else steps.push({ check: () => checkKernelFeatures() });
   return steps;
 }
