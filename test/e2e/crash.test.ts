@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CNI_BIN, PLUGIN } from '../helpers/plugin';
+import { CNI_BIN, PLUGIN, mutantEnv } from '../helpers/plugin';
 import { hostState, withNet, type TestNet } from '../helpers/host';
 
 const ADD_POINTS = ['add-after-allocation', 'add-after-intent', 'add-reserving-netns-pin', 'add-reserving-userns-pin', 'add-before-pin', 'add-after-pin', 'add-after-sysctls', 'add-before-delegate-0', 'add-after-delegate-0', 'add-before-delegate-1', 'add-after-delegate-1', 'add-after-record'];
@@ -100,7 +100,7 @@ test('soak: 100 ADDs killed at random moments, each followed by DEL, leak nothin
     let completed = 0;
     for (let i = 0; i < 100; i++) {
       const a = net.attachment();
-      const env = { PATH: process.env.PATH!, CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
+      const env = { PATH: process.env.PATH!, ...mutantEnv(), CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
       const child = spawn(PLUGIN, [], { env, stdio: ['pipe', 'ignore', 'ignore'] });
       child.stdin.end(JSON.stringify(conf));
       const delay = Math.floor(Math.random() * 450);
