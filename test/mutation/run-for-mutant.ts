@@ -5,9 +5,11 @@
 // looked up in the instrumented sources (each mutant is a stryMutAct_9fa48("<id>") call in the file
 // it mutates), the file's tests come from TESTS_FOR below, and they run one file at a time with
 // uvu's bail: the first failing file kills the mutant (exit 1); all passing means it survived.
+// Each outcome is appended to MUTATION_TIMINGS as it is known, and reused by the next pass while
+// it still holds (earlierOutcome): a pass stopped half-way resumes where it was.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
 
 /**
  * Test files, fastest and most direct first, that exercise each mutated source file. A file
@@ -67,6 +69,48 @@ function runTestFile(file: string): { ok: boolean; ms: number; hung: boolean } {
   return { ok: r.status === 0, ms: Date.now() - started, hung: r.signal === 'SIGKILL' };
 }
 
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+
+/** One line of MUTATION_TIMINGS per mutant run: the outcome, what it was measured against, the cost. */
+interface Outcome {
+  mutant: string;
+  file?: string;
+  /** The instrumented file: the same source (and mutant numbering) gives the same hash. */
+  src?: string;
+  /** The test files the mutant ran against, by content. */
+  tests?: string;
+  killedBy?: string;
+  killedByHash?: string;
+  hung?: boolean;
+  reused?: boolean;
+  ms: number;
+}
+
+/**
+ * The outcome of an earlier run of this very mutant that still holds, as Stryker's incremental
+ * mode decides (a kill stands while the killing test file is unchanged; a survivor while none of
+ * its test files changed) - but kept per mutant as it finishes, so an interrupted pass resumes
+ * too (Stryker writes its incremental file only at the end of a whole run).
+ */
+function earlierOutcome(log: string, mutant: string, file: string, src: string, tests: string[], testsHash: string): Outcome | undefined {
+  let text: string;
+  try {
+    text = readFileSync(log, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let last: Outcome | undefined;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const o = JSON.parse(line) as Outcome;
+    if (o.mutant === mutant && o.file === file && o.src === src) last = o;
+  }
+  if (!last) return undefined;
+  if (last.killedBy) return tests.includes(last.killedBy) && sha(readFileSync(last.killedBy)) === last.killedByHash ? last : undefined;
+  return last.tests === testsHash ? last : undefined;
+}
+
+const log = process.env.MUTATION_TIMINGS;
 const mutant = process.env.__STRYKER_ACTIVE_MUTANT__;
 // The dry run: every test file of the files being mutated (the driver names them), so that the
 // timeout Stryker derives from it covers any one mutant's share.
@@ -83,16 +127,22 @@ if (mutant === undefined) {
   }
   tests = TESTS_FOR[file]!;
 }
+const src = file ? sha(readFileSync(file)) : undefined;
+const testsHash = sha(tests.map((t) => `${t}:${sha(readFileSync(t))}`).join('\n'));
+const before = log && mutant && file ? earlierOutcome(log, mutant, file, src!, tests, testsHash) : undefined;
+if (before) {
+  appendFileSync(log!, JSON.stringify({ ...before, reused: true, ms: 0 }) + '\n');
+  process.exit(before.killedBy ? 1 : 0);
+}
 const started = Date.now();
-let killedBy: string | undefined;
+const outcome: Outcome = { mutant: mutant ?? 'dry-run', file, src, tests: testsHash, ms: 0 };
 for (const t of tests) {
   const r = runTestFile(t);
   if (!r.ok) {
-    killedBy = r.hung ? `${t} (hung)` : t;
+    Object.assign(outcome, { killedBy: t, killedByHash: sha(readFileSync(t)), hung: r.hung || undefined });
     break;
   }
 }
-if (process.env.MUTATION_TIMINGS) {
-  appendFileSync(process.env.MUTATION_TIMINGS, JSON.stringify({ mutant: mutant ?? 'dry-run', file: file ? relative('.', join('.', file)) : undefined, ms: Date.now() - started, killedBy }) + '\n');
-}
-process.exit(killedBy ? 1 : 0);
+outcome.ms = Date.now() - started;
+if (log) appendFileSync(log, JSON.stringify(outcome) + '\n');
+process.exit(outcome.killedBy ? 1 : 0);
