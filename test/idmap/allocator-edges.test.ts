@@ -9,10 +9,10 @@ import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
-import { allocateBlock, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { poolFromConfig } from '../../src/idmap/pool';
 import type { AttachmentRecord } from '../../src/generated/types';
-import { blockEntry, readTable } from '../../src/idmap/allocation-file';
+import { blockEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
 import type { Logger } from '../../src/log/logger';
 import type { AttachmentKey } from '../../src/state/names';
 import { expectCniError, withTempDir } from '../state/helpers';
@@ -78,5 +78,11 @@ test('a table rebuilt from the records is sorted by host id, whatever order the 
     assert.is(next.hostID, p.spans[0]!.start + 3 * B);
     assert.equal(readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]), [['c', 0], ['b', B], ['a', 2 * B], ['d', 3 * B]]);
   }));
+
+test('a version-1 table\'s blocks merged into a rebuild: the rows sorted by host id, the rebuild\'s own row kept once', () => {
+  const row = (c: string, hostID: number): BlockRow => ['n', c, 'eth0', 'p', hostID, B, 0];
+  const merged = withLegacyBlocks({ blocks: [row('r', 2 * B)], explicit: [] }, [row('r', 2 * B), row('old', 0), row('older', 4 * B)]);
+  assert.equal(merged.blocks.map((r) => [r[1], r[4]]), [['old', 0], ['r', 2 * B], ['older', 4 * B]]);
+});
 
 test.run();
