@@ -1,18 +1,21 @@
 // Allocator behaviour the mutation pass (npm run mutate) found unchecked, through the allocator's
 // public functions against a real data dir and record store: a busy table lock is code 11
 // naming the table, not "another operation on the same attachment"; the table's rows say when
-// (in seconds) and stay sorted by host id, also when rebuilt from the records.
+// (in seconds) and stay sorted by host id, also when rebuilt from the records; a rebuild is
+// logged, a first use is not; the table file is rewritten only when it changes; an attachment
+// keeps exactly one entry when its kind of mapping or its block size changes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
-import { allocateBlock, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, recordExplicit, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { poolFromConfig } from '../../src/idmap/pool';
 import type { AttachmentRecord } from '../../src/generated/types';
-import { blockEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
+import { blockEntry, explicitEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
 import type { Logger } from '../../src/log/logger';
 import type { AttachmentKey } from '../../src/state/names';
 import { expectCniError, withTempDir } from '../state/helpers';
@@ -84,5 +87,94 @@ test('a version-1 table\'s blocks merged into a rebuild: the rows sorted by host
   const merged = withLegacyBlocks({ blocks: [row('r', 2 * B)], explicit: [] }, [row('r', 2 * B), row('old', 0), row('older', 4 * B)]);
   assert.equal(merged.blocks.map((r) => [r[1], r[4]]), [['old', 0], ['r', 2 * B], ['older', 4 * B]]);
 });
+
+/** A logger that keeps the error events with their fields. */
+function errorLog(): Logger & { errors: [string, Record<string, unknown> | undefined][] } {
+  const errors: [string, Record<string, unknown> | undefined][] = [];
+  return { ...quietLog, errors, error: (e, f) => void errors.push([e, f]) };
+}
+
+test('a rebuild is logged as an error naming the table, why, and the records it came from; the first use of a data dir is not', () =>
+  withTempDir(async (dir) => {
+    const p = pool();
+    const first = { ...envFor(dir, 2000), log: errorLog() };
+    await allocateBlock(first, key('a'), p);
+    assert.equal(first.log.errors, [], 'a missing table and no records: a first use');
+    // One block and one explicit mapping in the records, the table gone: rebuilt (blocks - explicit would be 0).
+    first.store.put(key('a'), record(key('a'), p.spans[0]!.start));
+    const m = { uidMappings: [{ containerID: 0, hostID: 100_000, size: 10 }], gidMappings: [{ containerID: 0, hostID: 100_000, size: 10 }] };
+    await recordExplicit(first, key('x'), m);
+    first.store.put(key('x'), { ...record(key('x'), 0), allocation: undefined, mappings: m });
+    fs.rmSync(path.join(dir, 'allocations.json'));
+    const missing = { ...envFor(dir, 2000), log: errorLog() };
+    await allocateBlock(missing, key('b'), p);
+    assert.equal(missing.log.errors.map(([e]) => e), ['allocations-rebuilt']);
+    const fields = missing.log.errors[0]![1]!;
+    assert.is(fields.warning, `allocation table ${path.join(dir, 'allocations.json')} missing: rebuilt from 2 records`);
+    assert.equal([fields.blocks, fields.explicit], [1, 1]);
+    // A damaged table with no records at all is still worth a line.
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    fs.writeFileSync(path.join(empty, 'allocations.json'), 'not json');
+    const damaged = { ...envFor(empty, 2000), log: errorLog() };
+    await allocateBlock(damaged, key('c'), p);
+    assert.equal(damaged.log.errors.map(([e]) => e), ['allocations-rebuilt']);
+    assert.match(String(damaged.log.errors[0]![1]!.warning), /not valid JSON .*: rebuilt from 0 records$/);
+  }));
+
+test('the table file is rewritten only when it changes: not by a read, not by a retried ADD getting its block back', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    await allocateBlock(env, key('a'), p);
+    const table = path.join(dir, 'allocations.json');
+    // Every write is a new file renamed over the old one: the file we hold open would be unlinked.
+    const held = fs.openSync(table, 'r');
+    try {
+      assert.is(await updateTable(env, (t) => ({ value: t.blocks.length, changed: false })), 1);
+      assert.ok((await allocateBlock(env, key('a'), p)).reused);
+      assert.is(fs.fstatSync(held).nlink, 1, 'the table file was replaced');
+    } finally {
+      fs.closeSync(held);
+    }
+  }));
+
+test('a pool without room: code 104 whose details say how to make room', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const one = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 1 });
+    await allocateBlock(env, key('a'), one);
+    env.store.put(key('a'), record(key('a'), one.spans[0]!.start));
+    const err = await expectCniError(ErrorCode.PoolExhausted, () => allocateBlock(env, key('b'), one));
+    assert.is(err.details, 'DEL unused attachments, or enlarge the pool (allocator.count/size, or the subidOwner entries)');
+  }));
+
+test('an attachment moving from an explicit mapping to the allocator keeps no explicit entry, also when it gets its old block back', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    const m = { uidMappings: [{ containerID: 0, hostID: 100_000, size: 10 }], gidMappings: [{ containerID: 0, hostID: 100_000, size: 10 }] };
+    await recordExplicit(env, key('a'), m);
+    await allocateBlock(env, key('a'), p);
+    assert.equal(readTable(dir).table!.explicit, []);
+    // A table holding both for one attachment (its block, and an explicit entry): the block comes back, the entry goes.
+    await recordExplicit(env, key('b'), m);
+    await updateTable(env, (t) => (t.blocks.push(['n', 'b', 'eth0', p.id, p.spans[0]!.start + B, B, 0]), { value: undefined, changed: true }));
+    const again = await allocateBlock(env, key('b'), p);
+    assert.equal([again.reused, again.hostID], [true, p.spans[0]!.start + B]);
+    assert.equal(readTable(dir).table!.explicit.map(explicitEntry), []);
+  }));
+
+test('a retried ADD after the block size changed gets a new block of the new size; its old block goes', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const small = pool();
+    const big = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 2, blockSize: 2 * B }); // the same ids, in blocks twice as large
+    const first = await allocateBlock(env, key('a'), small);
+    const second = await allocateBlock(env, key('a'), big);
+    assert.equal([second.reused, second.size], [false, 2 * B]);
+    assert.equal(readTable(dir).table!.blocks.map((r) => [r[1], r[4], r[5]]), [['a', second.hostID, 2 * B]]);
+    assert.is(first.hostID % (2 * B), 0, 'the old block would have fit the new pool: only its size tells them apart');
+  }));
 
 test.run();
