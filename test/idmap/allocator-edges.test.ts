@@ -177,4 +177,24 @@ test('a retried ADD after the block size changed gets a new block of the new siz
     assert.is(first.hostID % (2 * B), 0, 'the old block would have fit the new pool: only its size tells them apart');
   }));
 
+test('a block taken below others is inserted in host-id order', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    for (const c of ['a', 'b', 'c']) await allocateBlock(env, key(c), p);
+    await updateTable(env, (t) => ((t.blocks = t.blocks.filter((r) => r[1] !== 'a')), { value: undefined, changed: true }));
+    await allocateBlock(env, key('d'), p); // the lowest block, freed by a
+    assert.equal(readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]), [['d', 0], ['b', B], ['c', 2 * B]]);
+  }));
+
+test('a retried ADD after the pool moved gets a block in the new pool, not its old one', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const old = pool();
+    const moved = poolFromConfig({ ...DEFAULTS.allocator, start: 3_000 * B, count: 4 });
+    await allocateBlock(env, key('a'), old);
+    const again = await allocateBlock(env, key('a'), moved);
+    assert.equal([again.reused, again.pool, again.hostID], [false, moved.id, 3_000 * B]);
+  }));
+
 test.run();
