@@ -3,7 +3,8 @@
 // naming the table, not "another operation on the same attachment"; the table's rows say when
 // (in seconds) and stay sorted by host id, also when rebuilt from the records; a rebuild is
 // logged, a first use is not; the table file is rewritten only when it changes; an attachment
-// keeps exactly one entry when its kind of mapping or its block size changes.
+// keeps exactly one entry when its kind of mapping or its block size changes; an explicit
+// mapping is checked against exactly the blocks it overlaps; a shared block gets one row.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
-import { allocateBlock, recordExplicit, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, recordExplicit, shareBlock, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { poolFromConfig } from '../../src/idmap/pool';
 import type { AttachmentRecord } from '../../src/generated/types';
 import { blockEntry, explicitEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
@@ -195,6 +196,74 @@ test('a retried ADD after the pool moved gets a block in the new pool, not its o
     await allocateBlock(env, key('a'), old);
     const again = await allocateBlock(env, key('a'), moved);
     assert.equal([again.reused, again.pool, again.hostID], [false, moved.id, 3_000 * B]);
+  }));
+
+test('a retried ADD keeps its block only while it lies inside the pool: the last block stays, a block past a shrunk pool goes', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const two = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 2 });
+    await allocateBlock(env, key('x'), two);
+    const last = await allocateBlock(env, key('y'), two);
+    assert.is(last.hostID, 2_001 * B);
+    assert.equal([(await allocateBlock(env, key('y'), two)).reused, last.hostID], [true, 2_001 * B], 'the pool\'s last block fits it');
+    await updateTable(env, (t) => ((t.blocks = t.blocks.filter((r) => r[1] !== 'x')), { value: undefined, changed: true }));
+    const one = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 1 });
+    const moved = await allocateBlock(env, key('y'), one);
+    assert.equal([moved.reused, moved.hostID], [false, 2_000 * B]);
+  }));
+
+const explicitAt = (hostID: number, size: number) => ({ uidMappings: [{ containerID: 0, hostID, size }], gidMappings: [{ containerID: 0, hostID, size }] });
+
+test('an explicit mapping is checked against exactly the other attachments\' blocks it overlaps (ranges touching a block do not)', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    const a = await allocateBlock(env, key('a'), p); // [a.hostID, a.hostID + B)
+    const heldFor = async (c: string, hostID: number, size: number) => {
+      let held: unknown;
+      await recordExplicit(env, key(c), explicitAt(hostID, size), (h) => void (held = h));
+      return (held as { containerId: string }[]).map((b) => b.containerId);
+    };
+    assert.equal(await heldFor('below', a.hostID - 10, 10), [], 'ends where the block starts');
+    assert.equal(await heldFor('above', a.hostID + B, 10), [], 'starts where the block ends');
+    assert.equal(await heldFor('first', a.hostID - 10, 11), ['a'], 'its last id is the block\'s first');
+    assert.equal(await heldFor('last', a.hostID + B - 1, 10), ['a'], 'its first id is the block\'s last');
+    assert.equal(await heldFor('a', a.hostID, 10), [], 'its own block is not another attachment\'s');
+  }));
+
+test('recording an explicit mapping drops the attachment\'s block and earlier explicit entry: one entry left', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    await allocateBlock(env, key('a'), pool());
+    await recordExplicit(env, key('a'), explicitAt(100_000, 10));
+    await recordExplicit(env, key('a'), explicitAt(200_000, 10));
+    const t = readTable(dir).table!;
+    assert.equal(t.blocks, []);
+    assert.equal(t.explicit.map((x) => [x[1], x[3]]), [['a', explicitEntry(t.explicit[0]!).ranges]]);
+    assert.match(JSON.stringify(t.explicit[0]![3]), /200000/);
+  }));
+
+test('a shared block: one row for the joining attachment at the owner\'s host id, in host-id order, however often it is shared', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    const low = await allocateBlock(env, key('low'), p);
+    const owner = await allocateBlock(env, key('owner'), p);
+    await allocateBlock(env, key('high'), p);
+    const ref = { pool: owner.pool, hostID: owner.hostID, size: owner.size };
+    await shareBlock(env, key('joiner'), ref);
+    const table = path.join(dir, 'allocations.json');
+    const held = fs.openSync(table, 'r');
+    try {
+      await shareBlock(env, key('joiner'), ref); // a retried ADD of the joiner
+      assert.is(fs.fstatSync(held).nlink, 1, 'nothing to write the second time');
+    } finally {
+      fs.closeSync(held);
+    }
+    const rows = readTable(dir).table!.blocks.map((r) => [r[1], r[4] - low.hostID, r[5]]);
+    assert.equal(rows, [['low', 0, B], ['owner', B, B], ['joiner', B, B], ['high', 2 * B, B]]);
+    const at = blockEntry(readTable(dir).table!.blocks[2]!).at;
+    assert.ok(Math.abs(at - Date.now() / 1000) < 60, `at ${at}`);
   }));
 
 test.run();
