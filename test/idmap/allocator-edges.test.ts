@@ -266,4 +266,17 @@ test('a shared block: one row for the joining attachment at the owner\'s host id
     assert.ok(Math.abs(at - Date.now() / 1000) < 60, `at ${at}`);
   }));
 
+test('sharing the lowest block, and sharing into an attachment with a leftover block of its own, both add the shared row', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    const owner = await allocateBlock(env, key('owner'), p); // the lowest block
+    await allocateBlock(env, key('joiner'), p); // an interrupted ADD of the joiner, before it joined
+    await shareBlock(env, key('joiner'), { pool: owner.pool, hostID: owner.hostID, size: owner.size });
+    const rows = readTable(dir).table!.blocks.map((r) => [r[1], r[4] - owner.hostID]);
+    assert.equal(rows, [['owner', 0], ['joiner', 0], ['joiner', B]]);
+    await shareBlock(env, key('first'), { pool: owner.pool, hostID: owner.hostID - B, size: owner.size }); // below every row
+    assert.equal(readTable(dir).table!.blocks[0]![1], 'first');
+  }));
+
 test.run();
