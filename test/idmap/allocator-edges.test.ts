@@ -13,7 +13,7 @@ import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
-import { allocateBlock, recordExplicit, shareBlock, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, recordExplicit, releaseBlock, releaseKey, shareBlock, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { poolFromConfig } from '../../src/idmap/pool';
 import type { AttachmentRecord } from '../../src/generated/types';
 import { blockEntry, explicitEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
@@ -277,6 +277,24 @@ test('sharing the lowest block, and sharing into an attachment with a leftover b
     assert.equal(rows, [['owner', 0], ['joiner', 0], ['joiner', B]]);
     await shareBlock(env, key('first'), { pool: owner.pool, hostID: owner.hostID - B, size: owner.size }); // below every row
     assert.equal(readTable(dir).table!.blocks[0]![1], 'first');
+  }));
+
+test('releasing what the table does not hold changes nothing: releaseBlock of a block gone already, releaseKey of an unknown attachment', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    const a = await allocateBlock(env, key('a'), p);
+    const held = fs.openSync(path.join(dir, 'allocations.json'), 'r');
+    try {
+      await releaseBlock(env, record(key('gone'), a.hostID)); // another attachment's block: not gone's entry
+      assert.is(await releaseKey(env, key('never')), false);
+      assert.is(fs.fstatSync(held).nlink, 1, 'the table file was rewritten');
+    } finally {
+      fs.closeSync(held);
+    }
+    assert.equal(readTable(dir).table!.blocks.map((r) => r[1]), ['a']);
+    assert.is(await releaseKey(env, key('a')), true);
+    assert.equal(readTable(dir).table!.blocks, []);
   }));
 
 test.run();
