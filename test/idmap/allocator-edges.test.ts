@@ -13,7 +13,7 @@ import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
-import { allocateBlock, recordExplicit, releaseBlock, releaseKey, shareBlock, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, recordExplicit, releaseBlock, releaseKey, shareBlock, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { poolFromConfig } from '../../src/idmap/pool';
 import type { AttachmentRecord } from '../../src/generated/types';
 import { blockEntry, explicitEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
@@ -295,6 +295,27 @@ test('releasing what the table does not hold changes nothing: releaseBlock of a 
     assert.equal(readTable(dir).table!.blocks.map((r) => r[1]), ['a']);
     assert.is(await releaseKey(env, key('a')), true);
     assert.equal(readTable(dir).table!.blocks, []);
+  }));
+
+test('releaseKey: an attachment with only an explicit entry is released; with the table unreadable, an attachment the records do not name is not', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    await recordExplicit(env, key('x'), explicitAt(100_000, 10));
+    assert.is(await releaseKey(env, key('x')), true);
+    assert.equal(readTable(dir).table!.explicit, []);
+    fs.writeFileSync(path.join(dir, 'allocations.json'), 'damaged');
+    assert.is(await releaseKey(env, key('x')), false, 'rebuilt from the records, which hold nothing of x');
+  }));
+
+test('the orphan sweep: nothing to do with the table unreadable; never the entry of the attachment sweeping', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    await allocateBlock(env, key('self'), pool()); // no record: an orphan, but it is ours
+    await allocateBlock(env, key('orphan'), pool());
+    assert.is(await sweepOrphanAllocations(env, key('self')), 1);
+    assert.equal(readTable(dir).table!.blocks.map((r) => r[1]), ['self']);
+    fs.writeFileSync(path.join(dir, 'allocations.json'), 'damaged');
+    assert.is(await sweepOrphanAllocations(env), 0);
   }));
 
 test.run();
