@@ -18,7 +18,7 @@ import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
 export const TESTS_FOR: Record<string, string[]> = {
   // test/idmap/allocator-e2e.test.ts (~90 s) also runs the allocator, through the plugin: too slow
   // for every mutant; the unit tests below are what this pass measures.
-  'src/idmap/allocator.ts': ['test/idmap/allocator.test.ts', 'test/idmap/allocator-edges.test.ts'],
+  'src/idmap/allocator.ts': ['test/idmap/allocator-edges.test.ts', 'test/idmap/allocator.test.ts'],
   'src/ns/pins.ts': ['test/ns/pins.test.ts', 'test/ns/create.test.ts', 'test/ns/lifecycle.test.ts'],
   'src/state/atomic-file.ts': ['test/state/atomic-file.test.ts', 'test/state/record-store.test.ts', 'test/idmap/allocator.test.ts'],
   'src/state/boot-id.ts': ['test/state/record-store.test.ts'],
