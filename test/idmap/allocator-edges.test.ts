@@ -314,6 +314,9 @@ test('the orphan sweep: nothing to do with the table unreadable; never the entry
     await allocateBlock(env, key('orphan'), pool());
     assert.is(await sweepOrphanAllocations(env, key('self')), 1);
     assert.equal(readTable(dir).table!.blocks.map((r) => r[1]), ['self']);
+    await recordExplicit(env, key('orphan-explicit'), explicitAt(100_000, 10)); // an explicit entry alone
+    assert.is(await sweepOrphanAllocations(env, key('self')), 1);
+    assert.equal(readTable(dir).table!.explicit, [], 'dropped on disk too');
     fs.writeFileSync(path.join(dir, 'allocations.json'), 'damaged');
     assert.is(await sweepOrphanAllocations(env), 0);
   }));
