@@ -4,7 +4,8 @@
 // (in seconds) and stay sorted by host id, also when rebuilt from the records; a rebuild is
 // logged, a first use is not; the table file is rewritten only when it changes; an attachment
 // keeps exactly one entry when its kind of mapping or its block size changes; an explicit
-// mapping is checked against exactly the blocks it overlaps; a shared block gets one row.
+// mapping is checked against exactly the blocks it overlaps; a shared block gets one row; what
+// needs no table change takes no table lock; swept orphans are logged by name.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,11 +14,12 @@ import path from 'node:path';
 import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
-import { allocateBlock, recordExplicit, releaseBlock, releaseKey, shareBlock, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, allocatorEnv, recordExplicit, releaseBlock, releaseKey, shareBlock, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { poolFromConfig } from '../../src/idmap/pool';
 import type { AttachmentRecord } from '../../src/generated/types';
 import { blockEntry, explicitEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
 import type { Logger } from '../../src/log/logger';
+import { withLock } from '../../src/state/lock';
 import type { AttachmentKey } from '../../src/state/names';
 import { expectCniError, withTempDir } from '../state/helpers';
 
@@ -320,5 +322,44 @@ test('the orphan sweep: nothing to do with the table unreadable; never the entry
     fs.writeFileSync(path.join(dir, 'allocations.json'), 'damaged');
     assert.is(await sweepOrphanAllocations(env), 0);
   }));
+
+test('what needs no table change takes no table lock: releasing an adopt-mode record, releaseKey of an unknown attachment, a sweep with no orphans', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 50);
+    await allocateBlock(env, key('a'), pool());
+    env.store.put(key('a'), record(key('a'), pool().spans[0]!.start));
+    const held = await holdLock(path.join(dir, 'allocations.lock'), 3000);
+    try {
+      await releaseBlock(env, { ...record(key('adopted'), 0), allocation: undefined, mode: 'adopt' });
+      assert.is(await releaseKey(env, key('never')), false);
+      assert.is(await sweepOrphanAllocations(env), 0);
+    } finally {
+      held.release();
+    }
+  }));
+
+test('the orphan sweep: an orphan whose ADD is in flight stays, and the table is not rewritten; a dropped one is logged by name', () =>
+  withTempDir(async (dir) => {
+    const env = { ...envFor(dir, 2000), log: errorLog() };
+    await allocateBlock(env, key('busy'), pool());
+    const file = fs.openSync(path.join(dir, 'allocations.json'), 'r');
+    try {
+      await withLock(env.store.lockFor(key('busy')), { timeoutMs: 1000 }, async () => {
+        assert.is(await sweepOrphanAllocations(env), 0);
+      });
+      assert.is(fs.fstatSync(file).nlink, 1, 'the table file was rewritten');
+    } finally {
+      fs.closeSync(file);
+    }
+    assert.equal(env.log.errors, []);
+    assert.is(await sweepOrphanAllocations(env), 1);
+    assert.equal(env.log.errors, [['allocation-orphan-dropped', { warning: 'ids of n/busy/eth0 had no record (interrupted ADD or DEL): released' }]]);
+  }));
+
+test('allocatorEnv: the data dir, lock timeout, store and log it is given', () => {
+  const store = openStore('/nonexistent-userns-netns-test');
+  const env = allocatorEnv({ dataDir: '/d', lockTimeoutMs: 7 }, store, quietLog);
+  assert.equal([env.dataDir, env.lockTimeoutMs, env.store === store, env.log === quietLog], ['/d', 7, true, true]);
+});
 
 test.run();
