@@ -3,7 +3,7 @@
 // once per module group below, in this order, each group with its own incremental file: an
 // interrupted pass loses only the group it was in, and a new pass reuses every result whose code
 // and tests did not change. Per mutant only the tests of the mutated file run
-// (test/mutation/run-for-mutant.ts). Reports: reports/mutation/<group>.{json,html}, the per-mutant
+// (build/mutate-run-for-mutant.ts). Reports: reports/mutation/<group>.{json,html}, the per-mutant
 // timings in reports/mutation/timings.jsonl and the score and survivors in reports/mutation/summary.md.
 import { Stryker } from '@stryker-mutator/core';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ const GROUPS = {
 };
 // --force: every mutant is handed to the runner again (Stryker's command runner does not know
 // which test files a mutant ran, so its incremental file would keep a survivor after a new test
-// was added); the runner still reuses every outcome that holds (test/mutation/run-for-mutant.ts).
+// was added); the runner still reuses every outcome that holds (build/mutate-run-for-mutant.ts).
 const force = process.argv.includes('--force');
 const asked = process.argv.slice(2).filter((a) => a !== '--force');
 for (const g of asked) if (!(g in GROUPS)) throw new Error(`mutate: unknown group ${g}; groups: ${Object.keys(GROUPS).join(', ')}`);
