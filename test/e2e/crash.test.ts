@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addFailpoints, DEL_FAILPOINTS } from '../../src/attachment/journal';
 import { failpointEnv } from '../../src/attachment/failpoints';
-import { CNI_BIN, PLUGIN } from '../helpers/plugin';
+import { CNI_BIN, PLUGIN, mutantEnv } from '../helpers/plugin';
 import { hostState, withNet, type TestNet } from '../helpers/host';
 
 // Every point a create-mode ADD with crashConf's two delegates passes, from the journal's list.
@@ -102,7 +102,7 @@ test('soak: 100 ADDs killed at random moments, each followed by DEL, leak nothin
     let completed = 0;
     for (let i = 0; i < 100; i++) {
       const a = net.attachment();
-      const env = { PATH: process.env.PATH!, CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
+      const env = { PATH: process.env.PATH!, ...mutantEnv(), CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
       const child = spawn(PLUGIN, [], { env, stdio: ['pipe', 'ignore', 'ignore'] });
       child.stdin.end(JSON.stringify(conf));
       const delay = Math.floor(Math.random() * 450);

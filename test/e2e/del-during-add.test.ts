@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CNI_BIN, PLUGIN } from '../helpers/plugin';
+import { CNI_BIN, PLUGIN, mutantEnv } from '../helpers/plugin';
 import { hostState, withNet } from '../helpers/host';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,7 +16,7 @@ interface Running { done: Promise<{ code: number | null; stdout: string }>; pid:
 
 /** The plugin in the background, as a runtime runs it. */
 function start(command: string, a: { containerId: string; netnsPin: string }, conf: object, cniPath: string): Running {
-  const env = { PATH: process.env.PATH!, CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: cniPath };
+  const env = { PATH: process.env.PATH!, ...mutantEnv(), CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: cniPath };
   const child = spawn(PLUGIN, [], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));

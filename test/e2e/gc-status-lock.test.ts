@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostState, sh, withNet } from '../helpers/host';
-import { PLUGIN } from '../helpers/plugin';
+import { PLUGIN, mutantEnv } from '../helpers/plugin';
 
 const HOLD_LOCK = join(import.meta.dirname, '..', 'state', 'fixtures', 'hold-lock.mts');
 const recordFile = (dataDir: string, net: string, cid: string) => join(dataDir, 'records', `${net}+${cid}+eth0.json`);
@@ -151,7 +151,7 @@ test('50 parallel ADDs then 50 parallel DELs on one bridge: all succeed, IPs and
     const atts = Array.from({ length: 50 }, () => net.attachment());
     const runAsync = (cmd: string, a: (typeof atts)[number]) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
-        const env = { PATH: process.env.PATH!, CNI_COMMAND: cmd, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
+        const env = { PATH: process.env.PATH!, ...mutantEnv(), CNI_COMMAND: cmd, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
         const child = spawn(PLUGIN, [], { env });
         let out = '';
         child.stdout.on('data', (d) => (out += d));

@@ -17,6 +17,15 @@ if (!(selected in ARTIFACTS)) throw new Error(`USERNS_NETNS_TEST_PLUGIN=${select
 export const PLUGIN: string = ARTIFACTS[selected as keyof typeof ARTIFACTS];
 export const CNI_BIN = '/usr/lib/cni';
 
+/**
+ * Stryker's active mutant (npm run mutate, build/mutate-run-for-mutant.ts): the bundle has every
+ * mutant compiled in and switched by this variable, so a test's plugin process must see it.
+ */
+export function mutantEnv(): Record<string, string> {
+  const id = process.env.__STRYKER_ACTIVE_MUTANT__;
+  return id ? { __STRYKER_ACTIVE_MUTANT__: id } : {};
+}
+
 export interface PluginRun {
   status: number | null;
   stdout: string;
@@ -28,7 +37,7 @@ export interface PluginRun {
 export function runPlugin(env: Record<string, string | undefined>, stdin: string | Buffer | object = '', opts: { plugin?: string; timeoutMs?: number } = {}): PluginRun {
   if (!existsSync(opts.plugin ?? PLUGIN)) throw new Error(`${PLUGIN} missing: run npm run build`);
   const input = typeof stdin === 'string' || Buffer.isBuffer(stdin) ? stdin : JSON.stringify(stdin);
-  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...mutantEnv() };
   // Set by test/helper/helpers/e2e-through-helper.ts: the same e2e tests, relayed to a resident helper.
   if (process.env.USERNS_NETNS_HELPER_SOCKET) fullEnv.USERNS_NETNS_HELPER_SOCKET = process.env.USERNS_NETNS_HELPER_SOCKET;
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
@@ -38,7 +47,7 @@ export function runPlugin(env: Record<string, string | undefined>, stdin: string
 
 /** The same, not waiting: for runs that must overlap (races, parallel ADDs). */
 export function runPluginAsync(env: Record<string, string | undefined>, stdin: string | object = ''): Promise<PluginRun> {
-  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...mutantEnv() };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
   return new Promise((resolve, reject) => {
     const child = spawn(PLUGIN, [], { env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -293,7 +293,8 @@ test('rebuild: each record read once, outside the table lock; the merge is linea
     const t0 = performance.now();
     const merged = withLegacyBlocks({ blocks: many(20000, 0).map(blockRow), explicit: [] }, many(20000, 10000).map(blockRow));
     assert.is(merged.blocks.length, 30000);
-    assert.ok(performance.now() - t0 < 500, `merge took ${performance.now() - t0} ms`);
+    // Linear is ~0.1 s idle; the bound leaves room for a loaded machine (a mutation pass runs at nice 19).
+    assert.ok(performance.now() - t0 < 2000, `merge took ${performance.now() - t0} ms`);
   }));
 
 test('an update that is not a rebuild reads no record', () =>

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CNI_BIN, PLUGIN } from '../helpers/plugin';
+import { CNI_BIN, PLUGIN, mutantEnv } from '../helpers/plugin';
 import { withNet } from '../helpers/host';
 
 interface Call { name: string; args: string }
@@ -29,7 +29,7 @@ test('ADD: each record write is fsync(temp) -> rename -> fsync(records dir)', as
     await withNet((net) => {
       const a = net.attachment();
       const log = join(dir, 'trace');
-      const env = { PATH: process.env.PATH!, CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
+      const env = { PATH: process.env.PATH!, ...mutantEnv(), CNI_COMMAND: 'ADD', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
       const r = spawnSync('strace', ['-f', '-y', '-qq', '-o', log, '-e', 'trace=rename,renameat,renameat2,fsync,fdatasync', PLUGIN], { env, input: JSON.stringify(net.conf('1.0.0')), encoding: 'utf8' });
       assert.is(r.status, 0, r.stdout + r.stderr);
 
