@@ -1,4 +1,4 @@
-// Stryker's buildCommand (stryker.config.json), run in its sandbox: the bundle of the
+// Stryker's buildCommand (build/stryker.config.json), run in its sandbox: the bundle of the
 // instrumented sources, built once for every mutant. Stryker links node_modules into the sandbox
 // only after the build (and the bundle names files under node_modules by path), so the link is
 // made here first, to the checkout's node_modules two levels up (.stryker-tmp/sandbox-*/).
