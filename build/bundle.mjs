@@ -55,9 +55,7 @@ const koffiPlugin = (arch, bytes) => ({
       loader: 'js',
     }));
     b.onLoad({ filter: /.*/, namespace: 'koffi-native' }, () => ({
-      contents:
-        `const { loadEmbeddedAddon } = require(${JSON.stringify(join(root, 'src/sys/native-addon.ts'))});\n` +
-        `module.exports = loadEmbeddedAddon(${JSON.stringify(sha)}, ${bytes.length});\n`,
+      contents: `const { loadEmbeddedAddon } = require(${JSON.stringify(join(root, 'src/sys/native-addon.ts'))});\n` + `module.exports = loadEmbeddedAddon(${JSON.stringify(sha)}, ${bytes.length});\n`,
       loader: 'js',
       resolveDir: root,
     }));
@@ -128,7 +126,11 @@ const CODE_END_PLACEHOLDER = '@@code-end@@';
 // The byte offset where the code section ends is patched in below, once it is known, so the
 // launcher reads only that much of the file (not the addon behind it).
 const launcherText = await bundleLauncher(codeHash, CODE_END_PLACEHOLDER, false);
-const asComment = (text) => text.split('\n').map((l) => `//${l}`).join('\n');
+const asComment = (text) =>
+  text
+    .split('\n')
+    .map((l) => `//${l}`)
+    .join('\n');
 
 // Licence texts of every package that ended up in the bundle.
 const packages = new Set();
@@ -152,13 +154,7 @@ let head = '#!/usr/bin/env node\n' + launcherText + '\n//@@userns-netns:code\n' 
 if (head.split(CODE_END_PLACEHOLDER).length !== 2) throw new Error('bundle: the code-end placeholder must appear exactly once');
 // Everything up to the addon marker is ASCII, so characters and bytes agree.
 head = head.replace(CODE_END_PLACEHOLDER, String(head.length).padStart(CODE_END_PLACEHOLDER.length, '0'));
-writeFileSync(
-  tmpFile,
-  head +
-    '\n//@@userns-netns:addon\n' + asComment(addonB64) +
-    '\n//@@userns-netns:end\n' +
-    `/* Third-party licences of the code bundled in this file:\n${licences}*/\n`,
-);
+writeFileSync(tmpFile, head + '\n//@@userns-netns:addon\n' + asComment(addonB64) + '\n//@@userns-netns:end\n' + `/* Third-party licences of the code bundled in this file:\n${licences}*/\n`);
 chmodSync(tmpFile, 0o755);
 renameSync(tmpFile, outFile);
 writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n'); // dist/ sits under our ESM package.json

@@ -28,7 +28,20 @@ export const TESTS_FOR: Record<string, string[]> = {
   'src/state/syscalls.ts': ['test/state/atomic-file.test.ts', 'test/state/lock.test.ts'],
 };
 // The verbs and the attachment steps are seen through the plugin: the e2e tests, fastest first.
-const VERB_TESTS = ['test/e2e/add-del-check.test.ts', 'test/e2e/crash.test.ts', 'test/e2e/adopt-safety.test.ts', 'test/e2e/gc-status-lock.test.ts', 'test/e2e/shared-netns.test.ts', 'test/e2e/del-during-add.test.ts', 'test/e2e/residue-drift.test.ts', 'test/e2e/check-swapped-netns.test.ts', 'test/e2e/adopt-userns-owned.test.ts', 'test/e2e/sysctls.test.ts', 'test/e2e/disk-full.test.ts', 'test/e2e/shared-data-dir.test.ts'];
+const VERB_TESTS = [
+  'test/e2e/add-del-check.test.ts',
+  'test/e2e/crash.test.ts',
+  'test/e2e/adopt-safety.test.ts',
+  'test/e2e/gc-status-lock.test.ts',
+  'test/e2e/shared-netns.test.ts',
+  'test/e2e/del-during-add.test.ts',
+  'test/e2e/residue-drift.test.ts',
+  'test/e2e/check-swapped-netns.test.ts',
+  'test/e2e/adopt-userns-owned.test.ts',
+  'test/e2e/sysctls.test.ts',
+  'test/e2e/disk-full.test.ts',
+  'test/e2e/shared-data-dir.test.ts',
+];
 for (const dir of ['src/attachment', 'src/commands']) {
   for (const f of readdirSync(dir)) if (f.endsWith('.ts')) TESTS_FOR[`${dir}/${f}`] = VERB_TESTS;
 }

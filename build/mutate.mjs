@@ -63,5 +63,7 @@ console.log(readFileSync(join(out, 'summary.md'), 'utf8'));
 /** src/dir/*.ts -> the .ts files in src/dir. */
 function expand(glob) {
   const dir = dirname(glob);
-  return readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => `${dir}/${f}`);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => `${dir}/${f}`);
 }

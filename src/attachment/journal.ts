@@ -56,17 +56,7 @@ import type { NetnsTarget } from './netns-target';
 import { dropPinHolderOf, notePinHolder } from './pin-owners';
 
 /** ADD's failpoints other than the per-delegate ones, in the order an ADD passes them. */
-export const ADD_FAILPOINTS = [
-  'add-after-allocation',
-  'add-after-intent',
-  'add-before-pin',
-  'add-reserving-netns-pin',
-  'add-reserving-userns-pin',
-  'add-after-pin',
-  'add-after-owner-pin',
-  'add-after-sysctls',
-  'add-after-record',
-] as const;
+export const ADD_FAILPOINTS = ['add-after-allocation', 'add-after-intent', 'add-before-pin', 'add-reserving-netns-pin', 'add-reserving-userns-pin', 'add-after-pin', 'add-after-owner-pin', 'add-after-sysctls', 'add-after-record'] as const;
 
 /** Passed only by a create-mode ADD, or only by an adopt-mode ADD that pins the owner. */
 const CREATE_ONLY: ReadonlySet<string> = new Set(['add-reserving-netns-pin', 'add-reserving-userns-pin', 'add-before-pin', 'add-after-pin']);

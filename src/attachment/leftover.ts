@@ -56,7 +56,10 @@ async function removeSalvagedPins(ctx: AttachmentContext, pins: Array<[Namespace
   // ours) the netns path as ADD spelled it, canonical.
   const lockPath = net?.path ?? (netnsPath !== undefined ? canonicalNetnsPath(netnsPath) : pins[0]![0].path);
   return withNetnsLock(ctx, lockPath, () => {
-    dropPinHolder(ctx, pins.map(([ref]) => ref.path));
+    dropPinHolder(
+      ctx,
+      pins.map(([ref]) => ref.path),
+    );
     const holders = pins.flatMap(([ref, type]) => otherPinHolders(ctx, ref, type));
     if (holders.length > 0) return ctx.log.info('pins-kept', { netns: lockPath, heldBy: holders });
     if (net && net.inode !== undefined && !pins.some(([, t]) => t === 'user')) {

@@ -9,9 +9,7 @@ import { CniError, ErrorCode, show } from '../cni/errors';
 import type { PluginConfig } from '../config/netconf';
 import { inspectNamespace } from '../ns';
 
-export type NetnsTarget =
-  | { mode: 'create'; netnsPin: string; usernsPin: string }
-  | { mode: 'adopt'; netnsPath: string; netnsInode: number; ownerInode: number; ownerIsHost: boolean };
+export type NetnsTarget = { mode: 'create'; netnsPin: string; usernsPin: string } | { mode: 'adopt'; netnsPath: string; netnsInode: number; ownerInode: number; ownerIsHost: boolean };
 
 function envError(msg: string): CniError {
   return new CniError(ErrorCode.InvalidEnvironment, msg);
@@ -46,7 +44,10 @@ function hostNetnsReason(netns: string): string | undefined {
   } catch {
     return undefined;
   }
-  for (const [path, what] of [['/proc/1/ns/net', "the host's initial network namespace (/proc/1/ns/net)"], ['/proc/self/ns/net', 'the network namespace the plugin itself runs in']] as const) {
+  for (const [path, what] of [
+    ['/proc/1/ns/net', "the host's initial network namespace (/proc/1/ns/net)"],
+    ['/proc/self/ns/net', 'the network namespace the plugin itself runs in'],
+  ] as const) {
     try {
       const own = statSync(path);
       if (own.dev === st.dev && own.ino === st.ino) return what;

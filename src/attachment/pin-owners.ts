@@ -49,10 +49,14 @@ export function dropPinHolder(ctx: AttachmentContext, paths: string[], key: Atta
     const dir = holdersDir(ctx, p);
     try {
       unlinkSync(join(dir, keyToFileName(key)));
-    } catch { /* not entered, or gone */ }
+    } catch {
+      /* not entered, or gone */
+    }
     try {
       rmdirSync(dir);
-    } catch { /* other holders, or gone */ }
+    } catch {
+      /* other holders, or gone */
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import type { AttachmentContext } from './context';
 
 export function podSysctls(conf: PluginConfig, rec: AttachmentRecord): SysctlSetting[] {
   const m = rec.userns.hostOwned === false ? rec.mappings : undefined;
-  const gids = m ? m.gidMappings ?? m.uidMappings : undefined;
+  const gids = m ? (m.gidMappings ?? m.uidMappings) : undefined;
   const settings = conf.sysctls.map((s) => inHostIds(s, gids));
   if (gids && conf.pingGroupRange === 'mapped' && !settings.some((s) => s.key === PING_GROUP_RANGE)) {
     const range = pingGroupRangeFor(gids);

@@ -44,10 +44,7 @@ function changed(type: string, why: string): CniError {
 
 /** Code 7 naming the key and the delegate when the netns has no user namespace of its own. */
 export function refuseWithoutPodUserns(type: string, netnsPath: string, where = KEY): CniError {
-  return new CniError(
-    ErrorCode.InvalidNetworkConfig,
-    `${where}: delegate ${show(type)} cannot run in the pod's user namespace: CNI_NETNS ${show(netnsPath)} is owned by the host's user namespace (there is no pod user namespace)`,
-  );
+  return new CniError(ErrorCode.InvalidNetworkConfig, `${where}: delegate ${show(type)} cannot run in the pod's user namespace: CNI_NETNS ${show(netnsPath)} is owned by the host's user namespace (there is no pod user namespace)`);
 }
 
 /**

@@ -19,7 +19,10 @@ export function salvageRecord(file: string): Salvaged {
     return { pins: [] };
   }
   const out: Salvaged = { pins: [] };
-  for (const [key, type] of [['netns', 'net'], ['userns', 'user']] as const) {
+  for (const [key, type] of [
+    ['netns', 'net'],
+    ['userns', 'user'],
+  ] as const) {
     const m = new RegExp(`"${key}":(\\{[^{}]*\\})`).exec(text);
     if (!m) continue;
     try {

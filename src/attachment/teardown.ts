@@ -102,7 +102,10 @@ export async function teardown(ctx: AttachmentContext, rec: AttachmentRecord, op
         dropPinHolderOf(ctx, rec); // the delegates are done with the netns: this record lets go
         const holders = otherPinHolders(ctx, pinHeld === 'net' ? rec.netns : rec.userns, pinHeld);
         if (holders.length > 0) return ctx.log.info('pins-kept', { netns: rec.netns.path, heldBy: holders });
-        for (const [ref, type] of [[rec.netns, 'net'], [rec.userns, 'user']] as const) {
+        for (const [ref, type] of [
+          [rec.netns, 'net'],
+          [rec.userns, 'user'],
+        ] as const) {
           if (ref.pin === 'none' || ref.path === '') continue;
           try {
             removePin(ref, type);

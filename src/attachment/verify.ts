@@ -17,10 +17,10 @@ function checkNs(path: string, recorded: number | undefined, type: 'net' | 'user
     path,
     present: i.exists,
     isNamespace,
-    inode: isNamespace ? i.inode ?? null : null,
+    inode: isNamespace ? (i.inode ?? null) : null,
     recordedInode: recorded ?? null,
     inodeMatches: isNamespace && recorded !== undefined && i.inode === recorded,
-    ownerInode: isNamespace ? i.owner?.inode ?? null : null,
+    ownerInode: isNamespace ? (i.owner?.inode ?? null) : null,
   };
 }
 
@@ -34,7 +34,8 @@ export function verify(r: AttachmentRecord): LiveCheck {
   else if (!netns.isNamespace) problems.push(`${r.netns.path} is not a network namespace (stale pin?)`);
   else if (!netns.inodeMatches) problems.push(`netns ${r.netns.path} is inode ${netns.inode}, recorded ${netns.recordedInode ?? 'none'}`);
   let userns: NsLive | null = null;
-  if (r.userns.pin !== 'none') { // create mode, pins joined from another record, an adopted netns's owner pin
+  if (r.userns.pin !== 'none') {
+    // create mode, pins joined from another record, an adopted netns's owner pin
     const u = checkNs(r.userns.path, r.userns.inode, 'user');
     userns = { path: u.path, present: u.present, isNamespace: u.isNamespace, inode: u.inode, recordedInode: u.recordedInode, inodeMatches: u.inodeMatches };
     if (!u.present) problems.push(`userns pin ${r.userns.path || '(none recorded)'} is missing`);

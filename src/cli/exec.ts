@@ -23,7 +23,11 @@ import { OperatorError, usageError } from './fail';
 import { verify } from '../attachment/verify';
 import { findOne } from './records';
 
-interface OpenedNetns { netFd: number; userFd: number; hostOwned: boolean }
+interface OpenedNetns {
+  netFd: number;
+  userFd: number;
+  hostOwned: boolean;
+}
 
 function openNetns(path: string): OpenedNetns {
   const netFd = openNsPath(path);
@@ -61,8 +65,9 @@ export async function cmdExec(argv: string[]): Promise<number> {
     if (record) checkAttachment(target, record, ns);
     const foreign = foreignCreatorUid(ns.userFd);
     if (foreign !== undefined && !a.allowForeignOwner) {
-      throw new OperatorError(`the user namespace owning ${record?.netns.path ?? target} (or one above it) was created by uid ${foreign}, not root: ` +
-        'that user could take over the command (ptrace); pass --allow-foreign-owner to enter it anyway');
+      throw new OperatorError(
+        `the user namespace owning ${record?.netns.path ?? target} (or one above it) was created by uid ${foreign}, not root: ` + 'that user could take over the command (ptrace); pass --allow-foreign-owner to enter it anyway',
+      );
     }
     // Nothing we hold or inherited beyond 0-2 may reach nsenter or the command.
     const rc = cloexecFrom(3);

@@ -2,7 +2,10 @@
 // (a person reads this, not a runtime).
 export class OperatorError extends Error {
   /** 1: the operation failed; 2: the command line was wrong. */
-  constructor(message: string, readonly exitCode: 1 | 2 = 1) {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
     super(message);
   }
 }

@@ -21,9 +21,11 @@ function usernsPathFor(mode: 'create' | 'adopt', recordedUserns: string, netnsPa
     const u = inspectNamespace(c);
     if (u.isNsfsMount && u.nsType === 'user' && u.inode === ownerInode) return c;
   }
-  throw new OperatorError(mode === 'create'
-    ? `userns pin ${recordedUserns} is missing or is not the owner of ${netnsPath} (user namespace ${ownerInode}): stale pins, run inspect`
-    : `cannot give a user namespace path: the adopted netns ${netnsPath} is owned by user namespace ${ownerInode}, which this record (written by an older version) has no pin of (join the namespaces of the process that owns it)`);
+  throw new OperatorError(
+    mode === 'create'
+      ? `userns pin ${recordedUserns} is missing or is not the owner of ${netnsPath} (user namespace ${ownerInode}): stale pins, run inspect`
+      : `cannot give a user namespace path: the adopted netns ${netnsPath} is owned by user namespace ${ownerInode}, which this record (written by an older version) has no pin of (join the namespaces of the process that owns it)`,
+  );
 }
 
 export async function cmdOci(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {

@@ -55,20 +55,14 @@ export function commandOf(env: NodeJS.ProcessEnv): Command | undefined {
   const raw = get(env, 'CNI_COMMAND');
   if (raw === undefined) return undefined;
   if (!(COMMANDS as readonly string[]).includes(raw)) {
-    throw new CniError(
-      ErrorCode.InvalidEnvironment,
-      `CNI_COMMAND: unknown command ${show(raw)} (expected one of ${COMMANDS.join(', ')})`,
-    );
+    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_COMMAND: unknown command ${show(raw)} (expected one of ${COMMANDS.join(', ')})`);
   }
   return raw as Command;
 }
 
 export function validateContainerId(id: string, key = 'CNI_CONTAINERID'): void {
   if (id.length > MAX_ID_LENGTH || !ID_PATTERN.test(id)) {
-    throw new CniError(
-      ErrorCode.InvalidEnvironment,
-      `${key}: invalid container id ${show(id)}: must match ${ID_PATTERN.source} (at most ${MAX_ID_LENGTH} characters)`,
-    );
+    throw new CniError(ErrorCode.InvalidEnvironment, `${key}: invalid container id ${show(id)}: must match ${ID_PATTERN.source} (at most ${MAX_ID_LENGTH} characters)`);
   }
 }
 
@@ -99,10 +93,7 @@ export function parseCniArgs(raw: string | undefined): Array<[string, string]> {
 export function parseEnv<C extends Command>(env: NodeJS.ProcessEnv, command: C): EnvOf<C> {
   const missing = REQUIRED[command].filter((k) => get(env, k) === undefined);
   if (missing.length > 0) {
-    throw new CniError(
-      ErrorCode.InvalidEnvironment,
-      `required environment variables missing for ${command}: ${missing.join(', ')}`,
-    );
+    throw new CniError(ErrorCode.InvalidEnvironment, `required environment variables missing for ${command}: ${missing.join(', ')}`);
   }
   const containerId = get(env, 'CNI_CONTAINERID');
   if (containerId !== undefined) validateContainerId(containerId);

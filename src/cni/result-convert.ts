@@ -97,16 +97,10 @@ export function convertResult(result: unknown, toVersion: string): Json {
   if (!isObject(result)) throw decodeError('', 'must be a JSON object', result);
   const from = result.cniVersion;
   if (!isSupported(from)) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      `cannot convert a result of CNI version ${show(from)}: unsupported`,
-    );
+    throw new CniError(ErrorCode.IncompatibleVersion, `cannot convert a result of CNI version ${show(from)}: unsupported`);
   }
   if (!isSupported(toVersion)) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      `cannot convert a result to CNI version ${show(toVersion)}: unsupported`,
-    );
+    throw new CniError(ErrorCode.IncompatibleVersion, `cannot convert a result to CNI version ${show(toVersion)}: unsupported`);
   }
   const shape = shapeOf(toVersion);
   const out: Json = { cniVersion: toVersion };

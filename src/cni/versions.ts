@@ -41,11 +41,7 @@ export function isSupported(v: unknown): v is string {
  * never get a newer version than the config asked for). Malformed entries are ignored:
  * they come from a delegate's VERSION answer and cannot match anything we speak anyway.
  */
-export function highestCommon(
-  ours: readonly string[],
-  theirs: readonly string[],
-  max?: string,
-): string | undefined {
+export function highestCommon(ours: readonly string[], theirs: readonly string[], max?: string): string | undefined {
   const theirSet = new Set(theirs.filter(isValidVersion));
   let best: string | undefined;
   for (const v of ours) {

@@ -70,10 +70,7 @@ interface Attempt {
 async function refuseDuplicateOrClearLeftover(ctx: AttachmentContext): Promise<void> {
   const existing = ctx.store.get(ctx.key);
   if (existing !== undefined && !isCorrupt(existing) && existing.phase === 'ready') {
-    throw new CniError(
-      ErrorCode.AttachmentExists,
-      `attachment ${show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`)} already exists (netns ${existing.netns.path}); DEL it first`,
-    );
+    throw new CniError(ErrorCode.AttachmentExists, `attachment ${show(`${ctx.key.network}/${ctx.key.containerId}/${ctx.key.ifname}`)} already exists (netns ${existing.netns.path}); DEL it first`);
   }
   if (existing !== undefined) await clearLeftover(ctx, existing);
   else journal.sweepInterruptedWrite(ctx);

@@ -29,12 +29,7 @@ export interface CallAnswer {
 
 const doc = (d: unknown): string => `${JSON.stringify(d)}\n`;
 
-export async function runCall(
-  command: Command,
-  env: NodeJS.ProcessEnv,
-  readInput: () => Promise<Buffer>,
-  marks?: Record<string, number>,
-): Promise<CallAnswer> {
+export async function runCall(command: Command, env: NodeJS.ProcessEnv, readInput: () => Promise<Buffer>, marks?: Record<string, number>): Promise<CallAnswer> {
   let stdin: Buffer | undefined;
   try {
     stdin = await readInput();
@@ -52,9 +47,7 @@ export async function runCall(
 /** The answer for a call that failed (stdin: what was read of it, for the answer's version). */
 export function errorAnswer(err: unknown, stdin: Buffer | undefined): CallAnswer {
   const addonErr = embeddedAddonError(); // koffi hides it behind a generic message
-  const e: CniError = addonErr
-    ? new CniError(ErrorCode.IoFailure, `cannot load the native addon: ${addonErr.message} (USERNS_NETNS_CACHE_DIR must be a root-only directory)`, { cause: addonErr })
-    : asCniError(err);
+  const e: CniError = addonErr ? new CniError(ErrorCode.IoFailure, `cannot load the native addon: ${addonErr.message} (USERNS_NETNS_CACHE_DIR must be a root-only directory)`, { cause: addonErr }) : asCniError(err);
   const stderr = e.code === ErrorCode.Internal && err instanceof Error ? `${err.stack ?? err.message}\n` : '';
   return { stdout: doc(e.toJSON(answerVersion(stdin))), stderr, code: 1 };
 }

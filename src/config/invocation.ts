@@ -18,11 +18,7 @@ export interface InvocationOf<C extends Verb> {
 /** The invocation of verb `C`, or (unparameterised) of any verb: a union discriminated by `command`. */
 export type Invocation<C extends Verb = Verb> = C extends Verb ? InvocationOf<C> : never;
 
-export function parseInvocation<C extends Verb>(
-  command: C,
-  processEnv: NodeJS.ProcessEnv,
-  stdin: Buffer,
-): InvocationOf<C> {
+export function parseInvocation<C extends Verb>(command: C, processEnv: NodeJS.ProcessEnv, stdin: Buffer): InvocationOf<C> {
   // Environment first: a missing variable is the runtime's bug and says so before any config issue.
   const env = parseEnv(processEnv, command);
   const doc = parseJsonObject(stdin);

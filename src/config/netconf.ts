@@ -69,26 +69,18 @@ export function checkVersion(doc: Record<string, unknown>, command: Command): st
     throw new CniError(ErrorCode.IncompatibleVersion, `cniVersion: required key missing (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
   if (!isSupported(v)) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      `cniVersion: unsupported version ${show(v)} (supported: ${SUPPORTED_VERSIONS.join(', ')})`,
-    );
+    throw new CniError(ErrorCode.IncompatibleVersion, `cniVersion: unsupported version ${show(v)} (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
   const minimum = command === 'CHECK' ? '0.4.0' : command === 'GC' || command === 'STATUS' ? '1.1.0' : undefined;
   if (minimum && compareVersions(v, minimum) < 0) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      `cniVersion: config version ${show(v)} does not allow ${command} (needs ${minimum} or newer)`,
-    );
+    throw new CniError(ErrorCode.IncompatibleVersion, `cniVersion: config version ${show(v)} does not allow ${command} (needs ${minimum} or newer)`);
   }
   return v;
 }
 
 /** The top-level key a validation error is about, when a lenient verb may drop it. */
 function droppableKey(e: ValidationError): string | undefined {
-  const top = e.instancePath === ''
-    ? (e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined)
-    : e.instancePath.split('/')[1]!.replace(/~1/g, '/').replace(/~0/g, '~');
+  const top = e.instancePath === '' ? (e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined) : e.instancePath.split('/')[1]!.replace(/~1/g, '/').replace(/~0/g, '~');
   return top === undefined || NEEDED_BY_LENIENT.has(top) ? undefined : top;
 }
 
@@ -105,8 +97,7 @@ function selfInvocation(conf: NetConf, dataDir: string): { index: number; sameDa
   const theirs = typeof d.dataDir === 'string' ? d.dataDir : DEFAULTS.dataDir;
   const sameDataDir = theirs === dataDir;
   const where = sameDataDir ? `the same dataDir ${show(dataDir)}` : `its own dataDir ${show(theirs)}, ours ${show(dataDir)}`;
-  const message = `delegates[${index}].type: ${show(d.type)} is this plugin itself (${where}): ` +
-    'it would wait on its own attachment lock or nest a second record for one attachment; list its delegates here instead';
+  const message = `delegates[${index}].type: ${show(d.type)} is this plugin itself (${where}): ` + 'it would wait on its own attachment lock or nest a second record for one attachment; list its delegates here instead';
   return { index, sameDataDir, message };
 }
 
@@ -118,10 +109,7 @@ export function loadNetConf(doc: Record<string, unknown>, command: Command): Plu
     const first = validateNetConf.errors?.[0];
     const drop = first && isLenient(command) ? droppableKey(first) : undefined;
     if (drop === undefined) {
-      throw new CniError(
-        ErrorCode.InvalidNetworkConfig,
-        first ? `invalid network configuration: ${describeError(first)}` : 'invalid network configuration',
-      );
+      throw new CniError(ErrorCode.InvalidNetworkConfig, first ? `invalid network configuration: ${describeError(first)}` : 'invalid network configuration');
     }
     drift.push(`${describeError(first!)} (${command} ignores ${show(drop)})`);
     checked = { ...checked };

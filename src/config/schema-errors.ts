@@ -31,6 +31,6 @@ export function describeError(e: ValidationError, prefix = ''): string {
     case 'const':
       return `${at()}: must be ${JSON.stringify(e.params.allowedValue)} (got ${show(e.data)})`;
     default:
-      return `${at()}: ${typeof custom === 'string' ? custom : e.message ?? 'is invalid'} (got ${show(e.data)})`;
+      return `${at()}: ${typeof custom === 'string' ? custom : (e.message ?? 'is invalid')} (got ${show(e.data)})`;
   }
 }

@@ -33,11 +33,7 @@ function put(env: Record<string, string | undefined>, key: string, value: string
   else env[key] = value;
 }
 
-export function delegateEnv(
-  command: DelegateCommand,
-  e: DelegateEnv,
-  base: NodeJS.ProcessEnv = callEnv(),
-): Record<string, string> {
+export function delegateEnv(command: DelegateCommand, e: DelegateEnv, base: NodeJS.ProcessEnv = callEnv()): Record<string, string> {
   const env: Record<string, string | undefined> = { ...base };
   put(env, 'CNI_COMMAND', command);
   put(env, 'CNI_CONTAINERID', e.containerId);

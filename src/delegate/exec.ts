@@ -56,13 +56,7 @@ function readOutput(fd: number, limit: number): string | undefined {
   return buf.toString('utf8');
 }
 
-export async function runPlugin(
-  binary: string,
-  env: Record<string, string>,
-  stdin: string,
-  timeoutMs = DEFAULT_TIMEOUT_MS,
-  args: readonly string[] = [],
-): Promise<RawRun> {
+export async function runPlugin(binary: string, env: Record<string, string>, stdin: string, timeoutMs = DEFAULT_TIMEOUT_MS, args: readonly string[] = []): Promise<RawRun> {
   const start = performance.now();
   for (let attempt = 0; ; attempt++) {
     const out = memfd('delegate-stdout');

@@ -14,10 +14,7 @@ import { CniError, ErrorCode, show } from '../cni/errors';
  */
 export function findPlugin(type: string, cniPath: string): string {
   if (typeof type !== 'string' || type === '' || type === '.' || type === '..' || /[/\0]/.test(type)) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `invalid plugin type ${show(type)}: must be a file name without "/"`,
-    );
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin type ${show(type)}: must be a file name without "/"`);
   }
   const dirs = cniPath.split(':').filter((d) => d !== '');
   for (const dir of dirs) {
@@ -30,8 +27,5 @@ export function findPlugin(type: string, cniPath: string): string {
     }
     if (st.isFile() && (st.mode & 0o111) !== 0) return candidate;
   }
-  throw new CniError(
-    ErrorCode.InvalidNetworkConfig,
-    `failed to find plugin ${show(type)} in path [${dirs.join(' ')}]`,
-  );
+  throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin ${show(type)} in path [${dirs.join(' ')}]`);
 }

@@ -72,8 +72,7 @@ export function delegateError(name: string, command: string, run: RawRun, timeou
     stderr: run.stderr,
   };
   const where = `delegate "${name}" (${command})`;
-  const withDetails = (theirs: unknown): string =>
-    typeof theirs === 'string' && theirs !== '' ? `${where}: ${theirs}` : where;
+  const withDetails = (theirs: unknown): string => (typeof theirs === 'string' && theirs !== '' ? `${where}: ${theirs}` : where);
 
   if (run.spawnError !== undefined) {
     return new CniError(ErrorCode.Internal, `failed to run plugin "${name}": ${run.spawnError}`, {
@@ -99,12 +98,7 @@ export function delegateError(name: string, command: string, run: RawRun, timeou
     return new CniError(code, doc.msg, { details: withDetails(doc.details), cause });
   }
   const how = run.signal ? `killed by ${run.signal}` : `exit status ${run.exitCode}`;
-  const said =
-    run.stdout.trim() !== ''
-      ? `, unparseable error output ${show(clip(run.stdout, 200))}`
-      : run.stderr.trim() !== ''
-        ? `: ${clip(run.stderr, 200)}`
-        : ' with no error message';
+  const said = run.stdout.trim() !== '' ? `, unparseable error output ${show(clip(run.stdout, 200))}` : run.stderr.trim() !== '' ? `: ${clip(run.stderr, 200)}` : ' with no error message';
   return new CniError(ErrorCode.Internal, `plugin "${name}" failed (${how})${said}`, {
     details: where,
     cause,

@@ -20,33 +20,20 @@ export interface PrepareOptions {
  * The highest version we and the delegate both speak, never above the config's version
  * (a delegate must not answer in a version the caller cannot read). Code 1 if none.
  */
-export function chooseDelegateVersion(
-  configVersion: string,
-  delegateVersions: readonly string[],
-  type = 'delegate',
-): string {
+export function chooseDelegateVersion(configVersion: string, delegateVersions: readonly string[], type = 'delegate'): string {
   const v = highestCommon(SUPPORTED_VERSIONS, delegateVersions, configVersion);
   if (v === undefined) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      `plugin ${show(type)} supports none of the CNI versions we can use up to ${configVersion}` +
-        ` (it supports: ${delegateVersions.join(', ') || 'nothing'})`,
-    );
+    throw new CniError(ErrorCode.IncompatibleVersion, `plugin ${show(type)} supports none of the CNI versions we can use up to ${configVersion}` + ` (it supports: ${delegateVersions.join(', ') || 'nothing'})`);
   }
   return v;
 }
 
 /** A new object; `delegate` is not modified. */
-export function prepareDelegateConf(
-  delegate: Record<string, unknown>,
-  opts: PrepareOptions,
-): Record<string, unknown> {
+export function prepareDelegateConf(delegate: Record<string, unknown>, opts: PrepareOptions): Record<string, unknown> {
   if (!isSupported(opts.cniVersion)) {
     throw new CniError(ErrorCode.IncompatibleVersion, `unsupported CNI version ${show(opts.cniVersion)}`);
   }
-  const version = opts.delegateVersions
-    ? chooseDelegateVersion(opts.cniVersion, opts.delegateVersions, String(delegate.type))
-    : opts.cniVersion;
+  const version = opts.delegateVersions ? chooseDelegateVersion(opts.cniVersion, opts.delegateVersions, String(delegate.type)) : opts.cniVersion;
   const conf: Record<string, unknown> = { ...structuredClone(delegate), name: opts.name, cniVersion: version };
   // Ours (how to run it), not the delegate's: Go plugins would not mind, a strict one might.
   delete conf.runInPodUserns;
@@ -59,10 +46,7 @@ export function prepareDelegateConf(
  * Capability arguments go into `runtimeConfig`, only for capabilities the delegate
  * declares (`"capabilities": {"portMappings": true}`), exactly as libcni does.
  */
-export function injectRuntimeConfig(
-  conf: Record<string, unknown>,
-  capArgs: Record<string, unknown>,
-): Record<string, unknown> {
+export function injectRuntimeConfig(conf: Record<string, unknown>, capArgs: Record<string, unknown>): Record<string, unknown> {
   const caps = conf.capabilities;
   if (typeof caps !== 'object' || caps === null) return conf;
   const rc: Record<string, unknown> = {};

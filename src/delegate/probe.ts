@@ -7,13 +7,7 @@ import { delegateEnv } from './env';
 import { runPlugin } from './exec';
 import { delegateError } from './invoke';
 import { basename } from 'node:path';
-import {
-  binaryIdentity,
-  cacheDirUsable,
-  readCachedVersions,
-  sameIdentity,
-  writeCachedVersions,
-} from './version-cache';
+import { binaryIdentity, cacheDirUsable, readCachedVersions, sameIdentity, writeCachedVersions } from './version-cache';
 
 export interface ProbeOptions {
   /** Root-only directory for cached answers; absent: always probe. */
@@ -37,10 +31,7 @@ export function decodeVersionAnswer(stdout: string, name: string): string[] {
   try {
     doc = JSON.parse(stdout);
   } catch {
-    throw new CniError(
-      ErrorCode.DecodeFailure,
-      `plugin "${name}" answered VERSION with output that is not JSON: ${show(stdout.trim())}`,
-    );
+    throw new CniError(ErrorCode.DecodeFailure, `plugin "${name}" answered VERSION with output that is not JSON: ${show(stdout.trim())}`);
   }
   const d = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
   const list = d.supportedVersions;
@@ -48,10 +39,7 @@ export function decodeVersionAnswer(stdout: string, name: string): string[] {
     return list as string[];
   }
   if (list === undefined && d.cniVersion === '0.2.0') return ['0.1.0', '0.2.0'];
-  throw new CniError(
-    ErrorCode.DecodeFailure,
-    `plugin "${name}" answered VERSION without a supportedVersions list: ${show(doc)}`,
-  );
+  throw new CniError(ErrorCode.DecodeFailure, `plugin "${name}" answered VERSION without a supportedVersions list: ${show(doc)}`);
 }
 
 export async function probeVersions(binary: string, opts: ProbeOptions = {}): Promise<string[]> {

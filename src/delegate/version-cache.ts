@@ -44,14 +44,7 @@ export function binaryIdentity(path: string): BinaryIdentity | undefined {
 }
 
 export function sameIdentity(a: BinaryIdentity, b: BinaryIdentity): boolean {
-  return (
-    a.path === b.path &&
-    a.dev === b.dev &&
-    a.ino === b.ino &&
-    a.size === b.size &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs
-  );
+  return a.path === b.path && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 function entryName(binary: string): string {

@@ -178,9 +178,7 @@ export async function serve(opts: ServeOptions, err: (s: string) => void): Promi
     let answer: CallAnswer;
     try {
       const command = commandOf(env);
-      answer = command === undefined
-        ? errorAnswer(new Error('CNI_COMMAND is not set'), stdin)
-        : await calls.run(env, () => runCall(command, env, async () => stdin));
+      answer = command === undefined ? errorAnswer(new Error('CNI_COMMAND is not set'), stdin) : await calls.run(env, () => runCall(command, env, async () => stdin));
     } catch (e) {
       answer = errorAnswer(e, stdin);
     }

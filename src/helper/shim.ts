@@ -91,10 +91,7 @@ export function relayToHelper(hash: string): Promise<number | undefined> | undef
       if (done) return;
       if (!goSent) return finish(undefined);
       // The helper may have started the call: never run it again here (see the top comment).
-      const e = new CniError(
-        ErrorCode.TryAgainLater,
-        `the userns-netns helper at ${path} ended the call before answering (${why}); what it did is journalled, retry the call`,
-      );
+      const e = new CniError(ErrorCode.TryAgainLater, `the userns-netns helper at ${path} ended the call before answering (${why}); what it did is journalled, retry the call`);
       writeAll(`${JSON.stringify(e.toJSON(answerVersion(input.bytes)))}\n`, 1);
       finish(1);
     };

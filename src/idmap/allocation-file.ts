@@ -66,8 +66,7 @@ export function keyId(k: AttachmentKey): string {
   return JSON.stringify([k.network, k.containerId, k.ifname]);
 }
 
-export const sameKey = (a: AttachmentKey, b: AttachmentKey): boolean =>
-  a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
+export const sameKey = (a: AttachmentKey, b: AttachmentKey): boolean => a.network === b.network && a.containerId === b.containerId && a.ifname === b.ifname;
 
 /** Is this row (block or explicit) the attachment `k`'s? */
 export const rowIs = (r: BlockRow | ExplicitRow, k: AttachmentKey): boolean => r[0] === k.network && r[1] === k.containerId && r[2] === k.ifname;
@@ -117,7 +116,7 @@ function badExplicit(rows: unknown[]): number {
     if (!Array.isArray(ranges) || ranges.length % 2 !== 0) return i;
     for (let j = 0; j < ranges.length; j++) {
       const v = ranges[j];
-      if (typeof v !== 'number' || !(v >= (j % 2) && v < 0x1_0000_0000) || v % 1 !== 0) return i; // sizes (odd j) > 0
+      if (typeof v !== 'number' || !(v >= j % 2 && v < 0x1_0000_0000) || v % 1 !== 0) return i; // sizes (odd j) > 0
     }
   }
   return -1;

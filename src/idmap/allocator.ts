@@ -26,10 +26,7 @@ import type { Logger } from '../log/logger';
 import { ensurePrivateDir } from '../state/atomic-file';
 import { withLock } from '../state/lock';
 import type { AttachmentKey } from '../state/names';
-import {
-  TABLE_FILE, TABLE_LOCK, blockEntry, keyId, mappingRanges, rangeSpans, readTable, rowIs, rowKey, withoutRows, writeTable,
-  type AllocationTable, type BlockEntry, type BlockRow,
-} from './allocation-file';
+import { TABLE_FILE, TABLE_LOCK, blockEntry, keyId, mappingRanges, rangeSpans, readTable, rowIs, rowKey, withoutRows, writeTable, type AllocationTable, type BlockEntry, type BlockRow } from './allocation-file';
 import type { Pool } from './pool';
 import { lowestFreeBlock, type Span } from './ranges';
 import { showKey } from './record-holds';
@@ -127,11 +124,9 @@ export interface Allocation extends AllocationRef {
 }
 
 function exhausted(pool: Pool): CniError {
-  return new CniError(
-    ErrorCode.PoolExhausted,
-    `allocator: ${pool.description} is exhausted: all ${pool.blocks} blocks of ${pool.blockSize} ids (${pool.blocks * pool.blockSize} ids) are in use`,
-    { details: 'DEL unused attachments, or enlarge the pool (allocator.count/size, or the subidOwner entries)' },
-  );
+  return new CniError(ErrorCode.PoolExhausted, `allocator: ${pool.description} is exhausted: all ${pool.blocks} blocks of ${pool.blockSize} ids (${pool.blocks * pool.blockSize} ids) are in use`, {
+    details: 'DEL unused attachments, or enlarge the pool (allocator.count/size, or the subidOwner entries)',
+  });
 }
 
 /**

@@ -9,10 +9,7 @@ export function parseMapArg(key: string, value: string): IdMapRange[] {
   for (const [i, item] of value.split(',').entries()) {
     const m = TRIPLE.exec(item.trim());
     if (!m) {
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_ARGS ${key}: entry ${i} ${show(item)} is not containerID:hostID:size (in ${show(value)})`,
-      );
+      throw new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS ${key}: entry ${i} ${show(item)} is not containerID:hostID:size (in ${show(value)})`);
     }
     ranges.push({ containerID: Number(m[1]), hostID: Number(m[2]), size: Number(m[3]) });
   }

@@ -38,7 +38,10 @@ function configError(msg: string): CniError {
 
 function fmtSpans(spans: readonly Span[]): string {
   if (spans.length === 0) return 'nothing';
-  const shown = spans.slice(0, 4).map((s) => `${s.start}-${s.end - 1}`).join(', ');
+  const shown = spans
+    .slice(0, 4)
+    .map((s) => `${s.start}-${s.end - 1}`)
+    .join(', ');
   return spans.length > 4 ? `${shown}, ... (${spans.length} ranges)` : shown;
 }
 
@@ -108,9 +111,7 @@ function defaultPool(a: AllocatorConfig, read: (path: string) => SubidFile): Poo
   const spans = subtract([{ start: DEFAULT_POOL_START, end: POOL_LIMIT }], [...uid.entries, ...gid.entries]);
   const blocks = countAlignedBlocks(spans, a.blockSize);
   if (blocks === 0) {
-    throw configError(
-      `allocator: the default pool ${DEFAULT_POOL_START}-${POOL_LIMIT - 1} is wholly assigned to other owners in ${a.subuidFile}/${a.subgidFile}; set allocator.start and allocator.count, or allocator.subidOwner`,
-    );
+    throw configError(`allocator: the default pool ${DEFAULT_POOL_START}-${POOL_LIMIT - 1} is wholly assigned to other owners in ${a.subuidFile}/${a.subgidFile}; set allocator.start and allocator.count, or allocator.subidOwner`);
   }
   return {
     id: 'default',

@@ -9,7 +9,10 @@ export interface Span {
 
 /** Sorted, merged copy: overlapping or touching spans become one. */
 export function normalize(spans: readonly Span[]): Span[] {
-  const sorted = spans.filter((s) => s.end > s.start).map((s) => ({ ...s })).sort((a, b) => a.start - b.start);
+  const sorted = spans
+    .filter((s) => s.end > s.start)
+    .map((s) => ({ ...s }))
+    .sort((a, b) => a.start - b.start);
   const out: Span[] = [];
   for (const s of sorted) {
     const last = out[out.length - 1];

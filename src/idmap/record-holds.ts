@@ -69,4 +69,3 @@ export function recordHolds(store: RecordStore<AttachmentRecord>): RecordHolds {
   }
   return out;
 }
-

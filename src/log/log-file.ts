@@ -37,10 +37,7 @@ export function openLogFile(file: string): { fd: number } | { refused: string } 
     return { refused: `cannot open it: ${code ?? String(e)}` };
   }
   const st = fstatSync(fd);
-  const why = !st.isFile() ? 'it is not a regular file'
-    : st.uid !== ROOT ? `it is owned by uid ${st.uid}, not root`
-    : (st.mode & 0o022) !== 0 ? `it is writable by group or others (mode ${mode(st.mode)})`
-    : undefined;
+  const why = !st.isFile() ? 'it is not a regular file' : st.uid !== ROOT ? `it is owned by uid ${st.uid}, not root` : (st.mode & 0o022) !== 0 ? `it is writable by group or others (mode ${mode(st.mode)})` : undefined;
   if (why === undefined) return { fd };
   closeSync(fd);
   return { refused: why };

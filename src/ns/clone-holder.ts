@@ -7,17 +7,15 @@ import { performance } from '../sys/clock';
 import { errnoName } from '../sys/errno';
 import { CniError, ErrorCode } from '../cni/errors';
 import { type Holder, type NamespaceEngine, killAndReap } from './holder';
-import {
-  CLONE_NEWUSER, CLONE_VM, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
-  cloneChild, mmapAnonymous, mprotect, nativeView, pidfdAlive, rawSyscall,
-} from './syscalls';
+import { CLONE_NEWUSER, CLONE_VM, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, cloneChild, mmapAnonymous, mprotect, nativeView, pidfdAlive, rawSyscall } from './syscalls';
 
 /**
  * The bytes `as --64` + `objcopy -O binary -j .text` make of src/ns/clone-holder.x86_64.S
  * (test/ns/clone-holder-bytes.test.ts assembles it and compares, here and in the built files).
  * One literal, so the bundle keeps it as it is.
  */
-export const HOLDER_X86_64 = '4989fc31ffbeffffffff31d2b8b40100000f05bf01000000be09000000b89d0000000f05418b042485c0751b4c89e731f631d24d8d542410b8ca0000000f054883f8927440ebddbf00000040b8100100000f0585c07505b8010000004189442404498d7c2404be01000000ba01000000b8ca0000000f05498d7c241031f6b8230000000f0531ffb8e70000000f05f4';
+export const HOLDER_X86_64 =
+  '4989fc31ffbeffffffff31d2b8b40100000f05bf01000000be09000000b89d0000000f05418b042485c0751b4c89e731f631d24d8d542410b8ca0000000f054883f8927440ebddbf00000040b8100100000f0585c07505b8010000004189442404498d7c2404be01000000ba01000000b8ca0000000f05498d7c241031f6b8230000000f0531ffb8e70000000f05f4';
 
 const SYS_futex = 202;
 const FUTEX_WAIT = 0;
@@ -29,7 +27,12 @@ const RESULT = 1; // int32 index
 const TIMEOUT_SEC = 2; // int64 index (+16)
 const TIMEOUT_NSEC = 3;
 
-interface Routine { code: bigint; page: bigint; i32: Int32Array; i64: BigInt64Array }
+interface Routine {
+  code: bigint;
+  page: bigint;
+  i32: Int32Array;
+  i64: BigInt64Array;
+}
 let routine: Routine | null | undefined;
 
 /** The routine mapped executable and its shared page, once per process; null where unsupported. */

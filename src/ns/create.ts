@@ -85,7 +85,12 @@ function fail(msg: string, cause?: unknown): CniError {
 }
 
 function closeQuietly(fd: number): void {
-  if (fd >= 0) try { closeSync(fd); } catch { /* ignore */ }
+  if (fd >= 0)
+    try {
+      closeSync(fd);
+    } catch {
+      /* ignore */
+    }
 }
 
 /**
@@ -96,7 +101,10 @@ function closeQuietly(fd: number): void {
 export function createPinnedNamespaces(opts: CreateOptions): Promise<CreatedNamespaces> {
   // One creation at a time per process: the clone holder's stack and shared page are reused.
   const run = queue.then(() => createOnce(opts));
-  queue = run.then(() => undefined, () => undefined);
+  queue = run.then(
+    () => undefined,
+    () => undefined,
+  );
   return run;
 }
 let queue: Promise<void> = Promise.resolve();

@@ -30,7 +30,9 @@ function readAvailable(fd: number): string {
       out += buf.toString('utf8', 0, n);
       if (out.length > 4096) break;
     }
-  } catch { /* EAGAIN or closed */ }
+  } catch {
+    /* EAGAIN or closed */
+  }
   return out.trim();
 }
 
@@ -50,10 +52,13 @@ export function execEngine(opts: { holderSeconds: number; timeoutMs: number; bin
       errRead = r;
       let pid: number;
       try {
-        pid = spawn(bins.nsenter, [
-          'nsenter', '--user=/proc/self/fd/3', '--setuid', '0', '--setgid', '0', '--',
-          bins.unshare, '--net', '--', bins.sleep, String(holderSeconds),
-        ], ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C'], usernsFd, w);
+        pid = spawn(
+          bins.nsenter,
+          ['nsenter', '--user=/proc/self/fd/3', '--setuid', '0', '--setgid', '0', '--', bins.unshare, '--net', '--', bins.sleep, String(holderSeconds)],
+          ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C'],
+          usernsFd,
+          w,
+        );
       } finally {
         closeFd(w);
       }
@@ -63,7 +68,11 @@ export function execEngine(opts: { holderSeconds: number; timeoutMs: number; bin
       const deadline = performance.now() + timeoutMs;
       for (let i = 0; ; i++) {
         let link: string | undefined;
-        try { link = readlinkSync(`/proc/${pid}/ns/net`); } catch { link = undefined; }
+        try {
+          link = readlinkSync(`/proc/${pid}/ns/net`);
+        } catch {
+          link = undefined;
+        }
         if (link !== undefined && link !== hostNet) return netHelper;
         const exit = pidfdExitInfo(netHelper.pidfd);
         if (exit) {
@@ -79,7 +88,11 @@ export function execEngine(opts: { holderSeconds: number; timeoutMs: number; bin
       killAndReap(netHelper);
       killAndReap(userHolder);
       if (errRead >= 0) {
-        try { closeSync(errRead); } catch { /* ignore */ }
+        try {
+          closeSync(errRead);
+        } catch {
+          /* ignore */
+        }
         errRead = -1;
       }
     },

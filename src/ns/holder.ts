@@ -6,7 +6,11 @@ import { closeSync } from 'node:fs';
 import { pidfdKill, pidfdReap } from './syscalls';
 
 /** A child process of ours, with the pidfd that ends and reaps it without pid-reuse races. */
-export interface Holder { pid: number; pidfd: number; what: string }
+export interface Holder {
+  pid: number;
+  pidfd: number;
+  what: string;
+}
 
 export type EngineName = 'clone' | 'exec';
 

@@ -2,8 +2,14 @@
 // pinned safely. See DESIGN.md section 2.
 export { type IdMapRange, type IdMappings, validateMappings, formatMap, parseMap, MAX_MAP_RANGES } from './mappings';
 export {
-  type CreateOptions, type CreatedNamespaces, createPinnedNamespaces, hostUsernsInode, hostNetnsInode,
-  defaultUsernsPin, DEFAULT_USERNS_DIR, HOLDER_SECONDS,
+  type CreateOptions,
+  type CreatedNamespaces,
+  createPinnedNamespaces,
+  hostUsernsInode,
+  hostNetnsInode,
+  defaultUsernsPin,
+  DEFAULT_USERNS_DIR,
+  HOLDER_SECONDS,
 } from './create';
 export { unpin, isLiveNetnsPin, ensurePinDir } from './pins';
 export { type NsInspection, inspectNamespace, readUsernsMappings } from './inspect';

@@ -34,8 +34,7 @@ export function readUsernsMappings(userFd: number): IdMappings {
   let w = wr;
   let pidfd = -1;
   try {
-    const pid = spawn(bins.nsenter, ['nsenter', '--user=/proc/self/fd/3', '--', bins.head, '-n', '1000',
-      '/proc/self/uid_map', '/proc/self/gid_map'], ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C'], userFd, w, w);
+    const pid = spawn(bins.nsenter, ['nsenter', '--user=/proc/self/fd/3', '--', bins.head, '-n', '1000', '/proc/self/uid_map', '/proc/self/gid_map'], ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LC_ALL=C'], userFd, w, w);
     closeFd(w);
     w = -1;
     pidfd = pidfdOpen(pid);

@@ -7,7 +7,11 @@ export function bringLoopbackUp(netFd: number): void {
   const hostNetFd = openSync('/proc/thread-self/ns/net', 'r');
   try {
     const sock = socketIn(netFd, hostNetFd);
-    try { linkUp(sock, 'lo'); } finally { closeFd(sock); }
+    try {
+      linkUp(sock, 'lo');
+    } finally {
+      closeFd(sock);
+    }
   } finally {
     closeSync(hostNetFd);
   }

@@ -60,7 +60,10 @@ function validateOne(name: 'uidMappings' | 'gidMappings', ranges: unknown): void
         const kind = key === 'containerID' ? 'container' : 'host';
         throw bad(`${describe(name, second, list[second]!)}: overlaps ${name}[${first}] (${kind} IDs)`);
       }
-      if (r[key] + r.size > maxEnd) { maxEnd = r[key] + r.size; maxIdx = i; }
+      if (r[key] + r.size > maxEnd) {
+        maxEnd = r[key] + r.size;
+        maxIdx = i;
+      }
     }
   }
   const bytes = Buffer.byteLength(formatMap(list));

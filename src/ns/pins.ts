@@ -63,7 +63,13 @@ export function ensurePinDir(dir: string): void {
 }
 
 /** A reserved pin: the empty file we created with O_EXCL, held open. */
-export interface Reservation { path: string; fd: number; dev: number; ino: number; mounted: boolean }
+export interface Reservation {
+  path: string;
+  fd: number;
+  dev: number;
+  ino: number;
+  mounted: boolean;
+}
 
 /**
  * Reserve a pin path: an empty file we create only if nothing is there. With a `token`, the
@@ -199,13 +205,19 @@ export function releaseReservation(r: Reservation): void {
   try {
     const st = fs.lstatSync(r.path);
     if (st.dev === r.dev && st.ino === r.ino) fs.unlinkSync(r.path);
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
   closeReservation(r);
 }
 
 export function closeReservation(r: Reservation): void {
   if (r.fd >= 0) {
-    try { fs.closeSync(r.fd); } catch { /* ignore */ }
+    try {
+      fs.closeSync(r.fd);
+    } catch {
+      /* ignore */
+    }
     r.fd = -1;
   }
 }

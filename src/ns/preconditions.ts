@@ -11,7 +11,12 @@ export const nsEnvironment = {
   helperDirs: ['/usr/bin', '/bin', '/usr/sbin', '/sbin'],
 };
 
-export interface HelperBinaries { nsenter: string; unshare: string; sleep: string; head: string }
+export interface HelperBinaries {
+  nsenter: string;
+  unshare: string;
+  sleep: string;
+  head: string;
+}
 
 let helperCache: { key: string; bins: HelperBinaries } | undefined;
 let kernelChecked = false;
@@ -26,7 +31,9 @@ function findBinary(name: string, dirs: string[]): string | undefined {
     try {
       fs.accessSync(p, fs.constants.X_OK);
       if (fs.statSync(p).isFile()) return p;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -36,7 +43,12 @@ export function helperBinaries(): HelperBinaries {
   const key = dirs.join(':');
   if (helperCache?.key === key) return helperCache.bins;
   const found: Partial<HelperBinaries> = {};
-  for (const [name, pkg] of [['nsenter', 'util-linux'], ['unshare', 'util-linux'], ['sleep', 'coreutils'], ['head', 'coreutils']] as const) {
+  for (const [name, pkg] of [
+    ['nsenter', 'util-linux'],
+    ['unshare', 'util-linux'],
+    ['sleep', 'coreutils'],
+    ['head', 'coreutils'],
+  ] as const) {
     const p = findBinary(name, dirs);
     if (!p) throw fail(`helper binary ${name} not found in ${key} (install ${pkg})`);
     found[name] = p;

@@ -32,13 +32,30 @@ const MAP_FAILED = 0xffffffffffffffffn;
 
 type Fn = (...args: unknown[]) => number;
 
-let cache: {
-  clone: Fn; mmap: (...a: unknown[]) => bigint; mount: Fn; umount2: Fn; ioctl: Fn;
-  pidfd_open: Fn; pidfd_send_signal: Fn; waitid: Fn; posix_spawn: Fn;
-  fa_init: Fn; fa_destroy: Fn; fa_adddup2: Fn; fa_addopen: Fn; pipe2: Fn;
-  setns: Fn; socket: Fn; close: Fn; mprotect: Fn; syscall: Fn;
-  sleepAddr: bigint;
-} | undefined;
+let cache:
+  | {
+      clone: Fn;
+      mmap: (...a: unknown[]) => bigint;
+      mount: Fn;
+      umount2: Fn;
+      ioctl: Fn;
+      pidfd_open: Fn;
+      pidfd_send_signal: Fn;
+      waitid: Fn;
+      posix_spawn: Fn;
+      fa_init: Fn;
+      fa_destroy: Fn;
+      fa_adddup2: Fn;
+      fa_addopen: Fn;
+      pipe2: Fn;
+      setns: Fn;
+      socket: Fn;
+      close: Fn;
+      mprotect: Fn;
+      syscall: Fn;
+      sleepAddr: bigint;
+    }
+  | undefined;
 
 function s() {
   if (cache) return cache;

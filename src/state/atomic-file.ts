@@ -7,8 +7,14 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { isTempName, readTrustedFile, removeFileDurable } from '../sys/trusted-fs';
 
 export {
-  TEMP_SUFFIX, assertPlainName, checkPrivateDir, ensurePrivateDir, isTempName, isTempNameOf,
-  removeFileDurable, writeFileAtomic,
+  TEMP_SUFFIX,
+  assertPlainName,
+  checkPrivateDir,
+  ensurePrivateDir,
+  isTempName,
+  isTempNameOf,
+  removeFileDurable,
+  writeFileAtomic,
 } from '../sys/trusted-fs';
 
 /**

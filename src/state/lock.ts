@@ -158,11 +158,7 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<number> {
  * Runs `fn` while holding an exclusive lock on `lockPath` (created 0600, never through a
  * symlink). Released when `fn` settles, whether it returns or throws.
  */
-export async function withLock<T>(
-  lockPath: string,
-  opts: LockOptions,
-  fn: (lock: LockHandle) => Promise<T> | T,
-): Promise<T> {
+export async function withLock<T>(lockPath: string, opts: LockOptions, fn: (lock: LockHandle) => Promise<T> | T): Promise<T> {
   let fd: number;
   try {
     fd = await acquire(lockPath, opts.timeoutMs);

@@ -50,8 +50,7 @@ function decodePart(enc: string): string | undefined {
 }
 
 function checkPart(label: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '' || value === '.' || value === '..' ||
-      value.includes('/') || value.includes('\0')) {
+  if (typeof value !== 'string' || value === '' || value === '.' || value === '..' || value.includes('/') || value.includes('\0')) {
     throw new CniError(ErrorCode.StateFailure, `unsafe ${label} ${show(value)} for a state file name`);
   }
   return value;
@@ -59,11 +58,7 @@ function checkPart(label: string, value: unknown): string {
 
 /** The record file name for an attachment. Throws StateFailure for unusable parts. */
 export function keyToFileName(key: AttachmentKey): string {
-  const name = [
-    encodePart(checkPart('network name', key.network)),
-    encodePart(checkPart('container id', key.containerId)),
-    encodePart(checkPart('interface name', key.ifname)),
-  ].join(SEP) + SUFFIX;
+  const name = [encodePart(checkPart('network name', key.network)), encodePart(checkPart('container id', key.containerId)), encodePart(checkPart('interface name', key.ifname))].join(SEP) + SUFFIX;
   const bytes = Buffer.byteLength(name);
   if (bytes > RECORD_NAME_MAX) {
     // The container id is the runtime's input (CNI_CONTAINERID), hence code 4.

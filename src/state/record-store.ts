@@ -14,15 +14,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { CniError, ErrorCode, LockTimeoutError } from '../cni/errors';
-import {
-  checkPrivateDir,
-  ensurePrivateDir,
-  isTempName,
-  isTempNameOf,
-  readFileNoFollow,
-  removeFileDurable,
-  writeFileAtomic,
-} from './atomic-file';
+import { checkPrivateDir, ensurePrivateDir, isTempName, isTempNameOf, readFileNoFollow, removeFileDurable, writeFileAtomic } from './atomic-file';
 import { type LockHandle, type LockOptions, isReadOnlyFs, unlockedHandle, withLock } from './lock';
 import { type AttachmentKey, fileNameToKey, keyToFileName } from './names';
 
@@ -31,7 +23,10 @@ export type { AttachmentKey } from './names';
 /** A record file that exists but cannot be used. `error` says why, for logs and errors. */
 export class CorruptRecord {
   readonly corrupt = true as const;
-  constructor(readonly file: string, readonly error: string) {}
+  constructor(
+    readonly file: string,
+    readonly error: string,
+  ) {}
 }
 
 export function isCorrupt(x: unknown): x is CorruptRecord {
@@ -63,7 +58,10 @@ export class RecordStore<T> {
   #tempReady = false;
   #locksReady = false;
 
-  constructor(readonly dataDir: string, opts: RecordStoreOptions<T> = {}) {
+  constructor(
+    readonly dataDir: string,
+    opts: RecordStoreOptions<T> = {},
+  ) {
     this.recordsDir = path.join(dataDir, 'records');
     this.tempDir = path.join(dataDir, 'records-tmp');
     this.locksDir = path.join(dataDir, 'locks');

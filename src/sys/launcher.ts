@@ -137,4 +137,8 @@ function launch(): void {
 // A resident helper, when one runs, answers the call; else (or when it cannot) we do.
 const relayed = relayToHelper(__CODE_HASH__);
 if (!relayed) launch();
-else relayed.then((code) => (code === undefined ? launch() : process.exit(code)), () => launch());
+else
+  relayed.then(
+    (code) => (code === undefined ? launch() : process.exit(code)),
+    () => launch(),
+  );

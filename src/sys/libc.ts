@@ -24,7 +24,11 @@ export { errnoName };
 /** An Error for a failed system call, carrying errno as `.errno`. */
 export class SysError extends Error {
   override readonly name = 'SysError';
-  constructor(readonly call: string, readonly errno: number, context = '') {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    context = '',
+  ) {
     super(`${call}${context ? ` ${context}` : ''}: ${errnoName(errno)}`);
   }
 }

@@ -33,7 +33,9 @@ export async function dropNodeOptions(): Promise<void> {
   if (!process.env.NODE_OPTIONS) return;
   // Loaded only here: koffi and its addon are not needed by a call without NODE_OPTIONS.
   const { SysError, errno, libc } = await import('./libc');
-  const env = Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS').map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries(process.env)
+    .filter(([k]) => k !== 'NODE_OPTIONS')
+    .map(([k, v]) => `${k}=${v}`);
   // A single executable application: argv is [exe, exe, ...args]. The Node-script file:
   // [node, script, ...args], with the node flags of an explicit `node FLAGS script` kept.
   const sea = process.getBuiltinModule('node:sea').isSea();

@@ -86,10 +86,7 @@ function kindOf(st: Stats): string {
 
 /** A single path component: no separators, no NUL, not '.' or '..', not too long. */
 export function assertPlainName(name: string): void {
-  if (
-    name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') ||
-    Buffer.byteLength(name) > NAME_MAX
-  ) {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || Buffer.byteLength(name) > NAME_MAX) {
     throw untrusted(`unsafe file name ${show(name)} in the state directory`);
   }
 }
@@ -356,7 +353,11 @@ export function writeFileAtomic(dir: string, name: string, data: string | Uint8A
       fsyncSync(dirFd); // makes the rename itself durable
     } catch (err) {
       if (!renamed) {
-        try { unlinkSync(tmp); } catch { /* best effort: temp sweeps catch leftovers */ }
+        try {
+          unlinkSync(tmp);
+        } catch {
+          /* best effort: temp sweeps catch leftovers */
+        }
       }
       throw err instanceof CniError ? err : ioError('cannot write', join(dir, name), err);
     }

@@ -43,7 +43,10 @@ test('the arm64 file is an aarch64 ELF whose embedded addon is the arm64 one', (
 });
 
 test('dist/SHA256SUMS lists every artifact and its source map with its hash', () => {
-  const sums = readFileSync(join(REPO, 'dist', 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/));
+  const sums = readFileSync(join(REPO, 'dist', 'SHA256SUMS'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/));
   const artifacts = ['userns-netns', 'userns-netns-linux-amd64', 'userns-netns-linux-arm64'];
   assert.equal(sums.map((s) => s[1]).sort(), [...artifacts, ...artifacts.map((a) => `${a}.map`)].sort());
   for (const [hash, file] of sums) {

@@ -15,7 +15,10 @@ for (const [name, plugin] of Object.entries(ARTIFACTS)) {
     try {
       const trace = join(dir, 'trace');
       const preload = join(dir, 'preload.cjs');
-      writeFileSync(preload, `const fs = require('fs'); fs.appendFileSync(${JSON.stringify(trace)}, 'preload ' + process.pid + ' ' + (process.env.NODE_OPTIONS ? 'with' : 'without') + '\\n'); process.on('exit', () => fs.appendFileSync(${JSON.stringify(trace)}, 'exit ' + process.pid + '\\n'));\n`);
+      writeFileSync(
+        preload,
+        `const fs = require('fs'); fs.appendFileSync(${JSON.stringify(trace)}, 'preload ' + process.pid + ' ' + (process.env.NODE_OPTIONS ? 'with' : 'without') + '\\n'); process.on('exit', () => fs.appendFileSync(${JSON.stringify(trace)}, 'exit ' + process.pid + '\\n'));\n`,
+      );
       const r = runPlugin({ CNI_COMMAND: 'VERSION', NODE_OPTIONS: `--require ${preload}` }, { cniVersion: '1.0.0' }, { plugin });
       assert.is(r.status, 0, r.stderr);
       assert.equal(r.json.cniVersion, '1.0.0');

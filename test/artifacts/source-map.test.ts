@@ -41,7 +41,10 @@ test('every artifact has its source map beside it, for its own code, not inlined
     assert.ok(existsSync(`${artifact}.map`), `${name}: ${artifact}.map`);
     const map = readMap(artifact);
     assert.is(map.version, 3);
-    assert.ok(map.sources.some((s) => s.endsWith('src/commands/add.ts')), `${name}: maps src/`);
+    assert.ok(
+      map.sources.some((s) => s.endsWith('src/commands/add.ts')),
+      `${name}: maps src/`,
+    );
     assert.match(map.x_userns_netns_code_hash ?? '', /^[0-9a-f]{32}$/);
     // The map's own bytes are nowhere in the artifact (a long run of its mappings would be).
     const probe = map.mappings.slice(1000, 1100);
@@ -53,7 +56,7 @@ test('every artifact has its source map beside it, for its own code, not inlined
   assert.is.not(readMap(ALL.arm64).x_userns_netns_code_hash, readMap(ARTIFACTS.sea).x_userns_netns_code_hash, 'arm64 code names its own addon');
 });
 
-test('a failed ADD\'s stack maps back to the failpoint and the ADD step in src/', async () => {
+test("a failed ADD's stack maps back to the failpoint and the ADD step in src/", async () => {
   await withNet(async (net) => {
     const a = net.attachment();
     const r = net.run('ADD', a, net.conf(), { USERNS_NETNS_FAILPOINTS: 'add-after-allocation=fail' });
@@ -70,8 +73,14 @@ test('a failed ADD\'s stack maps back to the failpoint and the ADD step in src/'
     const frames = mapped.stdout.split('\n').filter((l) => /^\s+at /.test(l));
     assert.ok(frames[0]!.includes(`src/attachment/failpoints.ts:${throwLine}:`), mapped.stdout);
     assert.match(mapped.stdout, new RegExp(`src/attachment/failpoints\\.ts:${throwLine}:\\d+\\)?\\n\\s+if \\(action === 'fail'\\) throw new CniError`));
-    assert.ok(frames.some((f) => f.includes(`src/attachment/journal.ts:${journalLine}:`)), mapped.stdout);
-    assert.ok(frames.some((f) => f.includes(`src/commands/add.ts:${stepLine}:`)), mapped.stdout);
+    assert.ok(
+      frames.some((f) => f.includes(`src/attachment/journal.ts:${journalLine}:`)),
+      mapped.stdout,
+    );
+    assert.ok(
+      frames.some((f) => f.includes(`src/commands/add.ts:${stepLine}:`)),
+      mapped.stdout,
+    );
     assert.not.match(mapped.stdout, /#code-/, 'every frame of our code mapped');
   });
 });
@@ -99,9 +108,16 @@ test('the start line of every verb carries the code hash the build recorded in t
     // STATUS, and an ADD refused (create mode off, nothing at CNI_NETNS).
     const codes = ['DEL', 'CHECK', 'GC', 'STATUS', 'ADD'].map((verb) => runPlugin({ ...env, CNI_COMMAND: verb }, conf).json?.code);
     assert.equal(codes, [undefined, 3, undefined, undefined, 4]);
-    const starts = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'start');
+    const starts = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.event === 'start');
     const hash = readMap(PLUGIN).x_userns_netns_code_hash;
-    assert.equal(starts.map((s) => s.command), ['DEL', 'CHECK', 'GC', 'STATUS', 'ADD']);
+    assert.equal(
+      starts.map((s) => s.command),
+      ['DEL', 'CHECK', 'GC', 'STATUS', 'ADD'],
+    );
     for (const s of starts) assert.is(s.codeHash, hash, `${s.command}: ${JSON.stringify(s)}`);
     // The hash the launcher runs under: its code caches are named by it.
     const caches = readdirSync(cacheDir).filter((f) => f.startsWith('code-'));

@@ -86,7 +86,17 @@ async function execaApis(): Promise<Record<string, { runMs: number; cpuMs: numbe
   }
 }
 
-interface LogLine { event: string; command?: string; step?: string; durationMs?: number; delegate?: string; startupMs?: number; marks?: Record<string, number>; totalMs?: number; maxRssKb?: number }
+interface LogLine {
+  event: string;
+  command?: string;
+  step?: string;
+  durationMs?: number;
+  delegate?: string;
+  startupMs?: number;
+  marks?: Record<string, number>;
+  totalMs?: number;
+  maxRssKb?: number;
+}
 
 /** The cost split of one ADD and one DEL (medians over the create-mode rounds), from the log. */
 function split(lines: LogLine[], direct: { ADD: number; DEL: number }) {
@@ -175,7 +185,10 @@ async function main(): Promise<void> {
     // the create-mode rounds have a namespaces step), peak RSS.
     const perArt = Object.fromEntries(
       ARTS.map((art) => {
-        const lines = readFileSync(logFile(art), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogLine);
+        const lines = readFileSync(logFile(art), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as LogLine);
         return [art, split(lines, { ADD: med('delegates_ADD'), DEL: med('delegates_DEL') })];
       }),
     ) as Record<Art, ReturnType<typeof split>>;
@@ -235,7 +248,11 @@ async function main(): Promise<void> {
       console.log(`\ncost split, ${art} (${ARTIFACTS[art]}), medians in ms:`);
       for (const [k, v] of Object.entries(perArt[art].split).sort()) console.log(`  ${k.padEnd(40)}${String(v).padStart(9)}`);
     }
-    console.log(`\nexeca, one delegate in a fresh process (median of ${EXECA_ROUNDS}): ${Object.entries(execa).map(([m, v]) => `${m} ${v.runMs} ms (cpu ${v.cpuMs} ms total)`).join(', ')}`);
+    console.log(
+      `\nexeca, one delegate in a fresh process (median of ${EXECA_ROUNDS}): ${Object.entries(execa)
+        .map(([m, v]) => `${m} ${v.runMs} ms (cpu ${v.cpuMs} ms total)`)
+        .join(', ')}`,
+    );
     console.log(`parallel x${PARALLEL}: ${JSON.stringify(parallel)}`);
     for (const art of ARTS) console.log(`${art}: peak RSS ${perArt[art].peakRssMb} MB, size ${(sizes[art]! / 1048576).toFixed(1)} MiB, ratios ADD ${ratios[art].ADD}, DEL ${ratios[art].DEL}, adopt ADD ${ratios[art].adopt_ADD}`);
     console.log(`arm64 file size ${(sizes.arm64! / 1048576).toFixed(1)} MiB`);

@@ -27,16 +27,28 @@ function ok(r: { status: number | null; stdout: string }, what: string): void {
 
 async function wall(n: number, job: (i: number) => [string, Env, string]): Promise<{ ms: number; failures: number }> {
   const t0 = performance.now();
-  const codes = await Promise.all(Array.from({ length: n }, (_, i) => new Promise<number | null>((resolve) => {
-    const [cmd, env, input] = job(i);
-    const c = spawn(cmd, cmd === 'node' ? ['-e', '0'] : [], { env: { PATH: process.env.PATH!, ...env }, stdio: ['pipe', 'ignore', 'ignore'] });
-    c.stdin.end(input);
-    c.on('exit', resolve);
-  })));
+  const codes = await Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<number | null>((resolve) => {
+          const [cmd, env, input] = job(i);
+          const c = spawn(cmd, cmd === 'node' ? ['-e', '0'] : [], { env: { PATH: process.env.PATH!, ...env }, stdio: ['pipe', 'ignore', 'ignore'] });
+          c.stdin.end(input);
+          c.on('exit', resolve);
+        }),
+    ),
+  );
   return { ms: performance.now() - t0, failures: codes.filter((c) => c !== 0).length };
 }
 
-interface CallLine { event: string; command?: string; step?: string; durationMs?: number; sinceStartMs?: number }
+interface CallLine {
+  event: string;
+  command?: string;
+  step?: string;
+  durationMs?: number;
+  sinceStartMs?: number;
+}
 
 /**
  * Where a call through the helper spends what it adds over the floor, from the helper calls' own

@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   const execEngine: number[] = [];
   const base: number[] = [];
   try {
-    for (let i = -3; i < N; i++) { // 3 warm-up rounds, interleaved with the baseline
+    for (let i = -3; i < N; i++) {
+      // 3 warm-up rounds, interleaved with the baseline
       const netnsPin = `${dir}/netns/b${i}`;
       const usernsPin = `${dir}/userns/b${i}`;
       const t0 = performance.now();
@@ -35,7 +36,11 @@ async function main(): Promise<void> {
       const t5 = performance.now();
       unpin(netnsPin);
       unpin(usernsPin);
-      if (i >= 0) { ours.push(t1 - t0); base.push(t3 - t2); execEngine.push(t5 - t4); }
+      if (i >= 0) {
+        ours.push(t1 - t0);
+        base.push(t3 - t2);
+        execEngine.push(t5 - t4);
+      }
     }
   } finally {
     for (const d of ['netns', 'userns']) spawnSync('umount', ['-l', `${dir}/${d}`]);

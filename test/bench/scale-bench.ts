@@ -64,7 +64,11 @@ async function wall(jobs: Array<() => Promise<{ status: number | null; stdout: s
 /** Median durations of the plugin's own steps, from its log, since `from` lines. */
 function stepMedians(logFile: string, from: number): Record<string, number> {
   if (!existsSync(logFile)) return {};
-  const lines = readFileSync(logFile, 'utf8').trim().split('\n').slice(from).map((l) => JSON.parse(l));
+  const lines = readFileSync(logFile, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(from)
+    .map((l) => JSON.parse(l));
   const steps: Record<string, number[]> = {};
   for (const l of lines) if (l.event === 'step') (steps[`${l.command}:${l.step}`] ??= []).push(l.durationMs);
   return Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, median(v)]));
@@ -124,10 +128,17 @@ function interleaved(net: TestNet, mode: Mode, conf0: Record<string, unknown>, c
   const [addDel0, addDelN] = [median(sum(s.add0, s.del0)), median(sum(s.addN, s.delN))];
   const locked = (f: string, n: number) => stepMedians(f, n)['ADD:allocation-table-locked'] ?? NaN;
   return {
-    mode, records, addDel0, addDelN,
-    add0: median(s.add0), addN: median(s.addN), del0: median(s.del0), delN: median(s.delN),
+    mode,
+    records,
+    addDel0,
+    addDelN,
+    add0: median(s.add0),
+    addN: median(s.addN),
+    del0: median(s.del0),
+    delN: median(s.delN),
     ratio: round(addDelN / addDel0),
-    tableLocked0: locked(logs[0]!, from[0]!), tableLockedN: locked(logs[1]!, from[1]!),
+    tableLocked0: locked(logs[0]!, from[0]!),
+    tableLockedN: locked(logs[1]!, from[1]!),
   };
 }
 
@@ -194,10 +205,12 @@ async function main(): Promise<void> {
 
 /** Every attachment of a data dir as cni.dev/valid-attachments (from the record names). */
 function listValid(dataDir: string): Array<{ containerID: string; ifname: string }> {
-  return readdirSync(join(dataDir, 'records')).filter((n) => n.endsWith('.json')).map((n) => {
-    const [, containerId, ifname] = n.slice(0, -'.json'.length).split('+').map(decodeURIComponent);
-    return { containerID: containerId!, ifname: ifname! };
-  });
+  return readdirSync(join(dataDir, 'records'))
+    .filter((n) => n.endsWith('.json'))
+    .map((n) => {
+      const [, containerId, ifname] = n.slice(0, -'.json'.length).split('+').map(decodeURIComponent);
+      return { containerID: containerId!, ifname: ifname! };
+    });
 }
 
 await main();

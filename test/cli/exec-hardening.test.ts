@@ -12,7 +12,12 @@ import { uniqueName } from '../helpers/unique';
 import { op } from './helpers/run-operator';
 
 /** The fds a shell run by exec holds, as `ls /proc/$$/fd` lists them. */
-const fdsOf = (stdout: string) => stdout.trim().split(/\s+/).map(Number).sort((x, y) => x - y);
+const fdsOf = (stdout: string) =>
+  stdout
+    .trim()
+    .split(/\s+/)
+    .map(Number)
+    .sort((x, y) => x - y);
 
 test('no fd above 2 reaches the command: neither the namespace fds nor fds exec inherited', async () => {
   await withNet(async (net) => {
@@ -27,7 +32,9 @@ test('no fd above 2 reaches the command: neither the namespace fds nor fds exec 
     const leaked = openSync('/dev/null', 'r');
     try {
       const r = spawnSync(PLUGIN, ['exec', a.netnsPin, '--', 'sh', '-c', 'ls /proc/$$/fd'], {
-        stdio: ['ignore', 'pipe', 'pipe', leaked, leaked, leaked], encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        stdio: ['ignore', 'pipe', 'pipe', leaked, leaked, leaked],
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       });
       assert.is(r.status, 0, r.stderr);
       assert.equal(fdsOf(r.stdout), [0, 1, 2], r.stdout);

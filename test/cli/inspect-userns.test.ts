@@ -28,10 +28,15 @@ test('inspect --json: userns fields for create mode, then a stale userns pin', a
     assert.is(r.status, 3, r.stderr);
     const stale = JSON.parse(r.stdout).attachments[0].check;
     assert.is(stale.live, false);
-    assert.equal({ present: stale.userns.present, isNamespace: stale.userns.isNamespace, recordedInode: stale.userns.recordedInode, inodeMatches: stale.userns.inodeMatches },
-      { present: true, isNamespace: false, recordedInode: usernsInode, inodeMatches: false });
+    assert.equal(
+      { present: stale.userns.present, isNamespace: stale.userns.isNamespace, recordedInode: stale.userns.recordedInode, inodeMatches: stale.userns.inodeMatches },
+      { present: true, isNamespace: false, recordedInode: usernsInode, inodeMatches: false },
+    );
     assert.is(stale.netns.inodeMatches, true);
-    assert.ok(stale.problems.some((p: string) => p.includes(a.usernsPin)), JSON.stringify(stale.problems));
+    assert.ok(
+      stale.problems.some((p: string) => p.includes(a.usernsPin)),
+      JSON.stringify(stale.problems),
+    );
 
     assert.is(net.run('DEL', a, conf).status, 0);
   });

@@ -60,9 +60,15 @@ test('list, inspect, oci and exec on a created attachment; stale pin detected', 
     assert.equal(opJson(['inspect', a.netnsPin, '--json', ...dd]).attachments[0].record.containerId, a.containerId);
 
     const frag = opJson(['oci', a.containerId, ...dd]);
-    assert.equal(frag.linux.namespaces, [{ type: 'user', path: a.usernsPin }, { type: 'network', path: a.netnsPin }]);
+    assert.equal(frag.linux.namespaces, [
+      { type: 'user', path: a.usernsPin },
+      { type: 'network', path: a.netnsPin },
+    ]);
     assert.equal(frag.linux.uidMappings, [{ containerID: 0, hostID: net.hostID, size: 65536 }]);
-    const gidMap = sh('nsenter', [`--user=${a.usernsPin}`, 'cat', '/proc/self/gid_map']).trim().split(/\s+/).map(Number);
+    const gidMap = sh('nsenter', [`--user=${a.usernsPin}`, 'cat', '/proc/self/gid_map'])
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     assert.equal(frag.linux.gidMappings, [{ containerID: gidMap[0], hostID: gidMap[1], size: gidMap[2] }]);
 
     const ex = op(['exec', a.netnsPin, '--', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0']);

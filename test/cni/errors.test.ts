@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CniError, CombinedError, LockTimeoutError, combineErrors } from '../../src/cni/errors';
 
-test('combineErrors keeps every error, in order, with the first one\'s code unless told', () => {
+test("combineErrors keeps every error, in order, with the first one's code unless told", () => {
   const a = new CniError(11, 'first failed', { details: 'delegate "a"' });
   const b = new CniError(7, 'second failed');
   const c = combineErrors([a, b, new Error('third')], { heading: (n) => `${n} steps failed` })!;

@@ -23,7 +23,10 @@ function refused(doc: unknown, expected: string | RegExp): void {
 const GOOD = {
   cniVersion: '1.0.0',
   interfaces: [{ name: 'eth0', mac: '0a:58:0a:00:00:05', sandbox: '/run/netns/x' }],
-  ips: [{ interface: 0, address: '10.0.0.5/24', gateway: '10.0.0.1' }, { address: 'fd00::5/64', gateway: '' }],
+  ips: [
+    { interface: 0, address: '10.0.0.5/24', gateway: '10.0.0.1' },
+    { address: 'fd00::5/64', gateway: '' },
+  ],
   routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }, { dst: '::/0' }],
   dns: { nameservers: ['10.0.0.1'] },
   extra: { ignored: true },
@@ -35,7 +38,7 @@ test('a good result passes unchanged and converts to every version', () => {
   assert.equal(checkResult({ cniVersion: '0.4.0' }), { cniVersion: '0.4.0' });
 });
 
-test('the issue\'s reproductions are refused, naming the field', () => {
+test("the issue's reproductions are refused, naming the field", () => {
   refused({ cniVersion: '1.0.0', ips: 'notalist' }, 'ips: must be array (got "notalist")');
   refused({ code: 7, msg: 'nope' }, 'is an error document (code 7, msg "nope") although the plugin exited with status 0');
   refused({ cniVersion: '9.9.9' }, /^cniVersion: must be one of "0.3.0", .* \(got "9.9.9"\)$/);

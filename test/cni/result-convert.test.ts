@@ -24,10 +24,7 @@ const R1_1 = {
     { interface: 2, address: '10.22.0.5/24', gateway: '10.22.0.1' },
     { interface: 2, address: 'fd00:22::5/64', gateway: 'fd00:22::1' },
   ],
-  routes: [
-    { dst: '0.0.0.0/0', gw: '10.22.0.1', mtu: 1400, advmss: 1360, priority: 100, table: 254, scope: 0 },
-    { dst: '::/0' },
-  ],
+  routes: [{ dst: '0.0.0.0/0', gw: '10.22.0.1', mtu: 1400, advmss: 1360, priority: 100, table: 254, scope: 0 }, { dst: '::/0' }],
   dns: { nameservers: ['10.22.0.1'], domain: 'pod.local', search: ['pod.local'], options: ['ndots:2'] },
 };
 
@@ -201,11 +198,7 @@ test('malformed results: code 6 naming the path', () => {
   throwsCode(() => convertResult('nope', '1.0.0'), 6, /must be a JSON object/);
   throwsCode(() => convertResult({ cniVersion: '1.0.0', ips: {} }, '1.0.0'), 6, /ips: must be an array/);
   throwsCode(() => convertResult({ cniVersion: '1.0.0', routes: [1] }, '1.0.0'), 6, /routes\[0\]/);
-  throwsCode(
-    () => convertResult({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.1' }] }, '0.4.0'),
-    6,
-    /ips\[0\].address: must be an address in CIDR form, got "10.0.0.1"/,
-  );
+  throwsCode(() => convertResult({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.1' }] }, '0.4.0'), 6, /ips\[0\].address: must be an address in CIDR form, got "10.0.0.1"/);
   throwsCode(() => convertResult({ cniVersion: '1.0.0', dns: [] }, '1.0.0'), 6, /dns: must be an object/);
 });
 

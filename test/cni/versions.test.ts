@@ -1,12 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  SUPPORTED_VERSIONS,
-  compareVersions,
-  highestCommon,
-  isSupported,
-  isValidVersion,
-} from '../../src/cni/versions';
+import { SUPPORTED_VERSIONS, compareVersions, highestCommon, isSupported, isValidVersion } from '../../src/cni/versions';
 
 // What Debian's containernetworking-plugins 1.1.1 answer to VERSION.
 const DEBIAN = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0'];

@@ -38,7 +38,10 @@ function eth0Addrs(pinName: string): string[] {
 }
 
 function idMap(usernsPin: string, which: 'uid_map' | 'gid_map'): string {
-  return sh('nsenter', [`--user=${usernsPin}`, 'cat', `/proc/self/${which}`]).trim().split(/\s+/).join(' ');
+  return sh('nsenter', [`--user=${usernsPin}`, 'cat', `/proc/self/${which}`])
+    .trim()
+    .split(/\s+/)
+    .join(' ');
 }
 
 /**
@@ -89,14 +92,17 @@ for (const version of ['1.0.0', '0.4.0']) {
       assert.is(ns.owner?.inode, usernsInode);
       assert.is(ns.owner?.isHostUserns, false);
       assert.is.not(usernsInode, hostUserns);
-      assert.is(idMap(pin.usernsPin, 'uid_map'), `0 ${net.hostID} 65536`, 'the conflist\'s static mapping');
+      assert.is(idMap(pin.usernsPin, 'uid_map'), `0 ${net.hostID} 65536`, "the conflist's static mapping");
 
       // Both sides remember the attachment under cnitool's container id.
       const rec = JSON.parse(readFileSync(recordPath(net, pin.netnsPin), 'utf8'));
       assert.is(rec.phase, 'ready');
       const cached = JSON.parse(readFileSync(cacheFile(env, net.name, pin.netnsPin), 'utf8'));
       assert.is(cached.containerId, cnitoolContainerId(pin.netnsPin));
-      assert.equal(cached.result.ips.map((i: { address: string }) => i.address), [ip.address]);
+      assert.equal(
+        cached.result.ips.map((i: { address: string }) => i.address),
+        [ip.address],
+      );
       assert.equal(net.reservations(), [ip.address.split('/')[0]]);
 
       // CHECK: libcni sends its cached result as prevResult.

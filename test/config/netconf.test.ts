@@ -69,7 +69,10 @@ test('DEL checks only what it needs: drift (unknown keys, "prevResult": null, a 
   assert.is(c.lockTimeoutMs, DEFAULTS.lockTimeoutMs, 'a dropped key gets its default');
   assert.is(c.drift.length, 4, c.drift.join('\n'));
   for (const k of ['prevResult', 'featureOfANewerVersion', 'allocator.newAllocatorKey', 'lockTimeoutMs']) {
-    assert.ok(c.drift.some((d) => d.startsWith(k)), `${k} in ${c.drift.join('; ')}`);
+    assert.ok(
+      c.drift.some((d) => d.startsWith(k)),
+      `${k} in ${c.drift.join('; ')}`,
+    );
   }
   assert.not.ok('featureOfANewerVersion' in c.raw);
   assert.equal(loadNetConf(base, 'ADD').drift, []);

@@ -5,10 +5,7 @@ import { delegateEnv, withIgnoreUnknown } from '../../src/delegate/env';
 test('IgnoreUnknown=1 is added when missing, kept when the caller set it', () => {
   assert.is(withIgnoreUnknown(undefined), 'IgnoreUnknown=1');
   assert.is(withIgnoreUnknown(''), 'IgnoreUnknown=1');
-  assert.is(
-    withIgnoreUnknown('K8S_POD_NAME=web;K8S_POD_NAMESPACE=default'),
-    'IgnoreUnknown=1;K8S_POD_NAME=web;K8S_POD_NAMESPACE=default',
-  );
+  assert.is(withIgnoreUnknown('K8S_POD_NAME=web;K8S_POD_NAMESPACE=default'), 'IgnoreUnknown=1;K8S_POD_NAME=web;K8S_POD_NAMESPACE=default');
   assert.is(withIgnoreUnknown('IgnoreUnknown=true;A=1'), 'IgnoreUnknown=true;A=1');
   assert.is(withIgnoreUnknown('A=1;IgnoreUnknown=0'), 'A=1;IgnoreUnknown=0');
   // Go matches the key case-sensitively, so "ignoreunknown" does not count.

@@ -115,59 +115,42 @@ test("a delegate's error passes through with its own code and msg, delegate name
   assert.is((e.cause as { stderr: string }).stderr, 'fake: failing on purpose\n');
   assert.is(logs[0]!.exitCode, 1, 'failures are logged too');
 
-  const noDetails = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'DEL', netconf: { type: 'fake', fake: { mode: 'error', code: 3, msg: 'gone' } }, env }),
-  );
+  const noDetails = await rejectsCni(invokeDelegate({ binary: fake, command: 'DEL', netconf: { type: 'fake', fake: { mode: 'error', code: 3, msg: 'gone' } }, env }));
   assert.is(noDetails.code, 3);
   assert.is(noDetails.details, 'delegate "fake" (DEL)');
 });
 
 test('an error document without a usable code still fails with a non-zero code', async () => {
-  const e = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'error', msg: 'no code' } }, env }),
-  );
+  const e = await rejectsCni(invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'error', msg: 'no code' } }, env }));
   assert.is(e.code, 999);
   assert.is(e.message, 'no code');
 });
 
 test('non-zero exit with garbage on stdout: clear error quoting it', async () => {
-  const e = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'garbage', exit: 4 } }, env }),
-  );
+  const e = await rejectsCni(invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'garbage', exit: 4 } }, env }));
   assert.is(e.code, 999);
   assert.match(e.message, /plugin "fake" failed \(exit status 4\), unparseable error output "this is not json"/);
   assert.is(e.details, 'delegate "fake" (ADD)');
 });
 
 test('ADD success with garbage on stdout: code 6', async () => {
-  const e = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'garbage' } }, env }),
-  );
+  const e = await rejectsCni(invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'garbage' } }, env }));
   assert.is(e.code, 6);
   assert.is(e.message, 'delegate "fake" ADD result: not JSON: "this is not json"');
   // For DEL the output is ignored, as Go's DelegateDel does.
-  assert.is(
-    await invokeDelegate({ binary: fake, command: 'DEL', netconf: { type: 'fake', fake: { mode: 'garbage' } }, env }),
-    undefined,
-  );
+  assert.is(await invokeDelegate({ binary: fake, command: 'DEL', netconf: { type: 'fake', fake: { mode: 'garbage' } }, env }), undefined);
 });
 
 test('ADD success with no output at all: code 6', async () => {
-  const e = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'silent-ok' } }, env }),
-  );
+  const e = await rejectsCni(invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'silent-ok' } }, env }));
   assert.is(e.code, 6);
   assert.is(e.message, 'delegate "fake" ADD result: empty: the plugin printed no result');
 });
 
 test('silent failure and stderr-only failure', async () => {
-  const silent = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'CHECK', netconf: { type: 'fake', fake: { mode: 'silent-fail' } }, env }),
-  );
+  const silent = await rejectsCni(invokeDelegate({ binary: fake, command: 'CHECK', netconf: { type: 'fake', fake: { mode: 'silent-fail' } }, env }));
   assert.is(silent.message, 'plugin "fake" failed (exit status 3) with no error message');
-  const loud = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'stderr-fail' } }, env }),
-  );
+  const loud = await rejectsCni(invokeDelegate({ binary: fake, command: 'ADD', netconf: { type: 'fake', fake: { mode: 'stderr-fail' } }, env }));
   assert.is(loud.message, 'plugin "fake" failed (exit status 2): fake: panic: something broke');
 });
 
@@ -202,17 +185,13 @@ test('a delegate that leaves a child holding its stdout does not hang us', async
 });
 
 test('more than 16 MiB of output is refused, not parsed', async () => {
-  const e = await rejectsCni(
-    invokeDelegate({ binary: fake, command: 'ADD', netconf: { cniVersion: '1.0.0', type: 'fake', fake: { mode: 'flood' } }, env }),
-  );
+  const e = await rejectsCni(invokeDelegate({ binary: fake, command: 'ADD', netconf: { cniVersion: '1.0.0', type: 'fake', fake: { mode: 'flood' } }, env }));
   assert.is(e.code, 999);
   assert.match(e.message, /stdout exceeded 16777216 bytes/);
 });
 
 test('a binary that cannot be started', async () => {
-  const e = await rejectsCni(
-    invokeDelegate({ binary: `${dir}/does-not-exist`, command: 'ADD', netconf: { type: 'ghost' }, env }),
-  );
+  const e = await rejectsCni(invokeDelegate({ binary: `${dir}/does-not-exist`, command: 'ADD', netconf: { type: 'ghost' }, env }));
   assert.is(e.code, 999);
   assert.match(e.message, /failed to run plugin "ghost": ENOENT/);
 });

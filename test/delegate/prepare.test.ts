@@ -50,15 +50,10 @@ test('injects name, cniVersion and the converted prevResult; input untouched', (
 });
 
 test('0.4.0 config: prevResult gains ips[].version; no prevResult means none, even a stale one', () => {
-  const conf = prepareDelegateConf(
-    { type: 'portmap', name: 'ignored', cniVersion: '9.9.9', prevResult: { stale: true } },
-    { name: 'net1', cniVersion: '0.4.0', delegateVersions: DEBIAN },
-  );
+  const conf = prepareDelegateConf({ type: 'portmap', name: 'ignored', cniVersion: '9.9.9', prevResult: { stale: true } }, { name: 'net1', cniVersion: '0.4.0', delegateVersions: DEBIAN });
   assert.equal(conf, { type: 'portmap', name: 'net1', cniVersion: '0.4.0' });
   const withPrev = prepareDelegateConf({ type: 'portmap' }, { name: 'n', cniVersion: '0.4.0', prevResult: prev11 });
-  assert.equal((withPrev.prevResult as { ips: unknown[] }).ips, [
-    { version: '4', interface: 0, address: '10.7.0.2/24', gateway: '10.7.0.1' },
-  ]);
+  assert.equal((withPrev.prevResult as { ips: unknown[] }).ips, [{ version: '4', interface: 0, address: '10.7.0.2/24', gateway: '10.7.0.1' }]);
 });
 
 test('unsupported config version: code 1', () => {
@@ -68,17 +63,11 @@ test('unsupported config version: code 1', () => {
 test('runtimeConfig: only capabilities the delegate declares, merged with its own', () => {
   const caps = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], bandwidth: { rate: 1 } };
   assert.equal(injectRuntimeConfig({ type: 'bridge' }, caps), { type: 'bridge' });
-  assert.equal(
-    injectRuntimeConfig(
-      { type: 'portmap', capabilities: { portMappings: true, bandwidth: false }, runtimeConfig: { keep: 1 } },
-      caps,
-    ),
-    {
-      type: 'portmap',
-      capabilities: { portMappings: true, bandwidth: false },
-      runtimeConfig: { keep: 1, portMappings: caps.portMappings },
-    },
-  );
+  assert.equal(injectRuntimeConfig({ type: 'portmap', capabilities: { portMappings: true, bandwidth: false }, runtimeConfig: { keep: 1 } }, caps), {
+    type: 'portmap',
+    capabilities: { portMappings: true, bandwidth: false },
+    runtimeConfig: { keep: 1, portMappings: caps.portMappings },
+  });
 });
 
 test.run();

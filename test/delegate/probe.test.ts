@@ -104,15 +104,7 @@ test('concurrent writers from several processes never leave a torn entry', async
     const { mkdirSync } = await import('node:fs');
     mkdirSync(cacheDir, { mode: 0o700 });
     const worker = join(import.meta.dirname, 'helpers', 'write-race.ts');
-    const procs = ['a', 'bb', 'ccc'].map(
-      (tag) =>
-        new Promise<number | null>((ok) =>
-          spawn(process.execPath, ['--import', 'tsx', worker, cacheDir, binary, tag, '400'], { stdio: 'ignore' }).on(
-            'exit',
-            ok,
-          ),
-        ),
-    );
+    const procs = ['a', 'bb', 'ccc'].map((tag) => new Promise<number | null>((ok) => spawn(process.execPath, ['--import', 'tsx', worker, cacheDir, binary, tag, '400'], { stdio: 'ignore' }).on('exit', ok)));
     let running = true;
     void Promise.all(procs).then(() => (running = false));
     let reads = 0;
@@ -123,7 +115,10 @@ test('concurrent writers from several processes never leave a torn entry', async
       if (got) {
         hits++;
         assert.ok(/^(a|bb|ccc)\.0\.\d+$/.test(got[0]!), got[0]);
-        assert.ok(got.every((v) => v === got[0]), 'one writer per entry');
+        assert.ok(
+          got.every((v) => v === got[0]),
+          'one writer per entry',
+        );
       } else {
         const files = readdirSync(cacheDir).filter((f) => !isTempName(f)); // a writer's file in flight
         for (const f of files) JSON.parse(readFileSync(join(cacheDir, f), 'utf8'));

@@ -87,7 +87,7 @@ test('DEL with empty CNI_NETNS still releases the host-local reservation', () =>
     assert.equal(reservations(h), []);
   }));
 
-test('CHECK fails with the delegate\'s error when the address was removed', () =>
+test("CHECK fails with the delegate's error when the address was removed", () =>
   withHost(async (h) => {
     const bridge = findPlugin('bridge', DEBIAN_CNI);
     const conf = prepareDelegateConf(bridgeConf(h), { name: h.network, cniVersion: '1.0.0' });
@@ -98,18 +98,16 @@ test('CHECK fails with the delegate\'s error when the address was removed', () =
     const e = await rejectsCni(invokeDelegate({ binary: bridge, command: 'CHECK', netconf: checkConf, env: envFor(h) }));
     assert.ok(e.details.startsWith('delegate "bridge" (CHECK)'), e.details);
     const theirs = JSON.parse((e.cause as { stdout: string }).stdout) as { code: number; msg: string };
-    assert.equal([e.code, e.message], [theirs.code, theirs.msg], 'code and msg are the delegate\'s own');
+    assert.equal([e.code, e.message], [theirs.code, theirs.msg], "code and msg are the delegate's own");
     await invokeDelegate({ binary: bridge, command: 'DEL', netconf: conf, env: envFor(h) });
   }));
 
-test('an unknown IPAM type: the error surfaces with the delegate\'s code, bridge named in details', () =>
+test("an unknown IPAM type: the error surfaces with the delegate's code, bridge named in details", () =>
   withHost(async (h) => {
     const bridge = findPlugin('bridge', DEBIAN_CNI);
     const conf = prepareDelegateConf(bridgeConf(h, 'uxd-no-such-ipam'), { name: h.network, cniVersion: '1.0.0' });
     const logs: DelegateLogEntry[] = [];
-    const e = await rejectsCni(
-      invokeDelegate({ binary: bridge, command: 'ADD', netconf: conf, env: envFor(h), log: (x) => logs.push(x) }),
-    );
+    const e = await rejectsCni(invokeDelegate({ binary: bridge, command: 'ADD', netconf: conf, env: envFor(h), log: (x) => logs.push(x) }));
     const theirs = JSON.parse((e.cause as { stdout: string }).stdout) as { code: number; msg: string };
     assert.is(e.code, theirs.code);
     assert.is(e.message, theirs.msg);

@@ -48,7 +48,13 @@ for (const version of ['0.4.0', '1.0.0', '1.1.0']) {
       assert.ok(isNsfsMount(a.netnsPin) && isNsfsMount(a.usernsPin));
       assert.is(ns.owner?.isHostUserns, false);
       assert.is(ns.owner?.inode, inspectNamespace(a.usernsPin).inode);
-      assert.is(sh('nsenter', [`--user=${a.usernsPin}`, 'cat', '/proc/self/uid_map']).trim().split(/\s+/).join(' '), `0 ${net.hostID} 65536`);
+      assert.is(
+        sh('nsenter', [`--user=${a.usernsPin}`, 'cat', '/proc/self/uid_map'])
+          .trim()
+          .split(/\s+/)
+          .join(' '),
+        `0 ${net.hostID} 65536`,
+      );
 
       // host-local holds the reservation; our record is on disk, root-only.
       assert.equal(net.reservations(), [ip.address.split('/')[0]]);
@@ -170,7 +176,7 @@ test('failure injection: a failing delegate after bridge rolls back bridge and h
     const conf = net.conf('1.0.0', {}, [net.bridgeDelegate(), { type: 'fake', fake: { mode: 'error', code: 7, msg: 'fake says no' } }]);
     const r = net.run('ADD', a, conf, { CNI_PATH: `${fakeDir}:/usr/lib/cni` });
     assert.is(r.status, 1);
-    assert.is(r.json.code, 7, 'the delegate\'s own code');
+    assert.is(r.json.code, 7, "the delegate's own code");
     assert.is(r.json.msg, 'fake says no');
     assert.match(r.json.details, 'fake');
     assert.equal(net.vethsOnBridge(), []);
@@ -178,7 +184,13 @@ test('failure injection: a failing delegate after bridge rolls back bridge and h
     assert.not.ok(existsSync(recordPath(net, a.containerId)));
     assert.equal(hostState(), before);
     // The failing delegate itself got DEL too (it may have half-run).
-    assert.equal(readFileSync(join(fakeDir, 'calls.log'), 'utf8').trim().split('\n').filter((c) => c !== 'VERSION'), ['ADD', 'DEL']);
+    assert.equal(
+      readFileSync(join(fakeDir, 'calls.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((c) => c !== 'VERSION'),
+      ['ADD', 'DEL'],
+    );
   });
 });
 
@@ -290,7 +302,7 @@ test('CNI_NETNS through a symlinked pin directory: ADD, CHECK and DEL all work',
     try {
       const add = net.run('ADD', a, conf);
       assert.is(add.status, 0, add.stdout);
-      assert.is(add.json.interfaces.find((i: any) => i.sandbox).sandbox, a.netnsPin, 'the runtime\'s path in the result');
+      assert.is(add.json.interfaces.find((i: any) => i.sandbox).sandbox, a.netnsPin, "the runtime's path in the result");
       const check = net.run('CHECK', a, { ...conf, prevResult: add.json });
       assert.is(check.status, 0, check.stdout);
       assert.is(net.run('DEL', a, conf).status, 0);

@@ -23,7 +23,7 @@ function recordPath(net: TestNet, containerId: string): string {
   return join(net.dataDir, 'records', `${net.name}+${containerId}+eth0.json`);
 }
 
-test('adopt mode refuses the host\'s own netns, however it is spelled (code 4), before anything is written', async () => {
+test("adopt mode refuses the host's own netns, however it is spelled (code 4), before anything is written", async () => {
   await withNet(async (net) => {
     const before = hostState();
     const hostAddrs = sh('ip', ['-o', 'addr', 'show', 'dev', 'eth0'], { allowFail: true });
@@ -48,7 +48,7 @@ test('adopt mode refuses the host\'s own netns, however it is spelled (code 4), 
         assert.not.ok(existsSync(net.dataDir), `${path}: no data dir, no lock, no record`);
       }
       assert.equal(net.vethsOnBridge(), []);
-      assert.is(sh('ip', ['-o', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }), hostAddrs, 'the host\'s eth0 untouched');
+      assert.is(sh('ip', ['-o', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }), hostAddrs, "the host's eth0 untouched");
     } finally {
       sh('umount', [bound.netnsPin], { allowFail: true });
       sh('ip', ['link', 'del', ifname], { allowFail: true });

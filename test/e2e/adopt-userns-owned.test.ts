@@ -32,7 +32,10 @@ test('a userns-owned netns made like containerd 2.x: owner pinned and mapped; oc
       assert.ok(pin.isNsfsMount && pin.nsType === 'user' && pin.inode === made.usernsInode, 'the owner is pinned beside the netns');
 
       const oci = opJson(['oci', a.containerId, '--data-dir', net.dataDir]);
-      assert.equal(oci.linux.namespaces, [{ type: 'user', path: a.usernsPin }, { type: 'network', path: a.netnsPin }]);
+      assert.equal(oci.linux.namespaces, [
+        { type: 'user', path: a.usernsPin },
+        { type: 'network', path: a.netnsPin },
+      ]);
       assert.equal(oci.linux.uidMappings, [map]);
       assert.equal(oci.linux.gidMappings, [map]);
 

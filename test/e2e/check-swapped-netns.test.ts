@@ -18,7 +18,9 @@ async function netnsInUserns(usernsPin: string): Promise<{ pid: number; stop: ()
     // nsenter execs unshare, which unshares and execs sleep: same pid throughout.
     try {
       if (readlinkSync(`/proc/${pid}/ns/net`) !== hostNet) return { pid, stop: () => child.kill('SIGKILL') };
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     await sleep(20);
   }
   child.kill('SIGKILL');

@@ -12,7 +12,10 @@ import { hostState, withNet } from '../helpers/host';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Running { done: Promise<{ code: number | null; stdout: string }>; pid: number }
+interface Running {
+  done: Promise<{ code: number | null; stdout: string }>;
+  pid: number;
+}
 
 /** The plugin in the background, as a runtime runs it. */
 function start(command: string, a: { containerId: string; netnsPin: string }, conf: object, cniPath: string): Running {

@@ -55,14 +55,12 @@ function madeUp(r: Rng): Record<string, unknown> {
   const doc: Record<string, unknown> = { cniVersion: v };
   if (r.next() < 0.7) doc.interfaces = [{ name: 'fz0', mac: '0a:58:0a:00:00:05', ...(r.next() < 0.5 ? { sandbox: '/run/netns/elsewhere' } : {}) }];
   if (r.next() < 0.7) {
-    doc.ips = [
-      { address: r.pick(['10.250.7.5/24', '::ffff:10.250.7.5/120', 'fd00:7::5/64']), gateway: r.pick(['10.250.7.1', '', 'fd00:7::1']), ...(doc.interfaces ? { interface: 0 } : {}) },
-    ];
+    doc.ips = [{ address: r.pick(['10.250.7.5/24', '::ffff:10.250.7.5/120', 'fd00:7::5/64']), gateway: r.pick(['10.250.7.1', '', 'fd00:7::1']), ...(doc.interfaces ? { interface: 0 } : {}) }];
     if (v < '1.0.0' && r.next() < 0.5) (doc.ips as Array<Record<string, unknown>>)[0]!.version = '4';
   }
   if (r.next() < 0.4) doc.routes = [{ dst: '0.0.0.0/0', ...(r.next() < 0.5 ? { gw: '10.250.7.1' } : {}) }];
   if (r.next() < 0.4) doc.dns = { nameservers: ['10.250.7.53'], search: ['fz.example'], options: ['ndots:1'] };
-  if (r.next() < 0.4) doc['x-future'] = { nested: [1, 'two', null], 'ü': '\u2603' };
+  if (r.next() < 0.4) doc['x-future'] = { nested: [1, 'two', null], ü: '\u2603' };
   return doc;
 }
 
@@ -82,14 +80,32 @@ const MALFORMED: Array<(r: Rng, v: string) => PrintSpec> = [
   (_r, v) => json('missing address', { cniVersion: v, ips: [{ gateway: '10.0.0.1' }] }),
   (r, v) => json('bad gateway', { cniVersion: v, ips: [{ address: '10.0.0.5/24', gateway: r.pick(['gw', 5, '10.0.0.1/24', '300.1.1.1']) }] }),
   (r, v) => json('bad route', { cniVersion: v, routes: [r.pick([{}, { dst: '' }, { dst: 'default' }, { dst: 5 }, { dst: '0.0.0.0/0', gw: 'gw' }])] }),
-  (r, v) => json('integers that are not', { cniVersion: v, ...r.pick([{ interfaces: [{ name: 'a', mtu: 1.5 }] }, { interfaces: [{ name: 'a', mtu: '1500' }] }, { ips: [{ address: '10.0.0.5/24', interface: '0' }] }, { ips: [{ address: '10.0.0.5/24', interface: -1 }] }, { routes: [{ dst: '0.0.0.0/0', priority: 1.5 }] }]) }),
+  (r, v) =>
+    json('integers that are not', {
+      cniVersion: v,
+      ...r.pick([
+        { interfaces: [{ name: 'a', mtu: 1.5 }] },
+        { interfaces: [{ name: 'a', mtu: '1500' }] },
+        { ips: [{ address: '10.0.0.5/24', interface: '0' }] },
+        { ips: [{ address: '10.0.0.5/24', interface: -1 }] },
+        { routes: [{ dst: '0.0.0.0/0', priority: 1.5 }] },
+      ]),
+    }),
   (r, v) => json('interface without a name', { cniVersion: v, interfaces: [r.pick([{}, { name: 5 }, { mac: 'x' }])] }),
   (r, v) => json('dns lists that are not', { cniVersion: v, dns: { [r.pick(['nameservers', 'search', 'options'])]: r.pick(['a', 5, [5]]) } }),
   (r, _v) => json('legacy ip version not 4/6', { cniVersion: r.pick(['0.3.1', '0.4.0']), ips: [{ version: r.pick(['5', 4, '']), address: '10.0.0.5/24' }] }),
   (r) => json('unsupported or malformed cniVersion', { cniVersion: r.pick(BAD_VERSIONS) }),
   (r) => json('cniVersion of the wrong type', { cniVersion: r.pick([1, 1.0, null, ['1.0.0'], true]) }),
   (r) => json('no cniVersion', r.pick([{}, { ips: [] }, { interfaces: [{ name: 'eth0' }] }])),
-  (r) => json('error document with exit 0', r.pick([{ code: 7, msg: 'fake says no' }, { cniVersion: '1.0.0', code: 11, msg: 'try later', details: 'd' }, { code: 0, msg: '' }])),
+  (r) =>
+    json(
+      'error document with exit 0',
+      r.pick([
+        { code: 7, msg: 'fake says no' },
+        { cniVersion: '1.0.0', code: 11, msg: 'try later', details: 'd' },
+        { code: 0, msg: '' },
+      ]),
+    ),
   (r) => ({ label: 'not JSON', out: r.pick(['this is not json', '', ' \n', '{"cniVersion":', '{}{}', '\u0000\u00ff', 'NaN', "{'cniVersion':'1.0.0'}"]) }),
   (r) => ({ label: 'JSON but not an object', out: r.pick(['null', '[]', '[{"cniVersion":"1.0.0"}]', '42', '"1.0.0"', 'true', '-0']) }),
   (r, v) => json('huge', { cniVersion: v, pad: 'x'.repeat(1024 * 1024 + r.int(4096)) }),

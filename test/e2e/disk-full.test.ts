@@ -41,7 +41,13 @@ function setup(net: TestNet, allocator: boolean) {
   };
 }
 
-const isFull = (fill: string) => existsSync(fill) && sh('df', ['--output=avail', '-B1', join(fill, '..')]).trim().split('\n').pop()!.trim() === '0';
+const isFull = (fill: string) =>
+  existsSync(fill) &&
+  sh('df', ['--output=avail', '-B1', join(fill, '..')])
+    .trim()
+    .split('\n')
+    .pop()!
+    .trim() === '0';
 const released = (net: TestNet) => {
   const l = leftovers(net);
   return { host: l.host, veths: l.veths, reservations: l.reservations };

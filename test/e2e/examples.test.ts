@@ -68,7 +68,10 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.conflist'))) {
             const add = net.run('ADD', u, conf);
             assert.is(add.status, 0, add.stdout);
             const oci = opJson(['oci', u.containerId, '--data-dir', net.dataDir]);
-            assert.equal(oci.linux.namespaces.map((n: any) => n.type), ['user', 'network']);
+            assert.equal(
+              oci.linux.namespaces.map((n: any) => n.type),
+              ['user', 'network'],
+            );
             assert.is(net.run('DEL', u, conf).status, 0);
           } finally {
             removeRuntimeNetns(u.netnsPin);

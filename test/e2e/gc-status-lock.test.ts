@@ -69,7 +69,7 @@ test('GC of a damaged record releases its reservation and the pins it proves our
   });
 });
 
-test('GC never removes pins that no record of its own data dir proves ours (another network\'s live pins stay)', async () => {
+test("GC never removes pins that no record of its own data dir proves ours (another network's live pins stay)", async () => {
   await withNet(async (net) => {
     const conf = net.conf('1.1.0');
     const a = net.attachment();
@@ -160,15 +160,25 @@ test('50 parallel ADDs then 50 parallel DELs on one bridge: all succeed, IPs and
       });
     const adds = await Promise.all(atts.map((a) => runAsync('ADD', a)));
     const failed = adds.filter((r) => r.code !== 0);
-    assert.equal(failed.map((r) => r.out), [], 'no ADD failed');
+    assert.equal(
+      failed.map((r) => r.out),
+      [],
+      'no ADD failed',
+    );
     const ips = adds.map((r) => JSON.parse(r.out).ips[0].address);
     assert.is(new Set(ips).size, 50, 'distinct IPs');
     assert.is(net.reservations().length, 50);
     const blocks = atts.map((a) => JSON.parse(readFileSync(recordFile(net.dataDir, net.name, a.containerId), 'utf8')).allocation.hostID);
     assert.is(new Set(blocks).size, 50, 'distinct id blocks');
-    assert.ok(blocks.every((b) => b % 65536 === 0), 'aligned');
+    assert.ok(
+      blocks.every((b) => b % 65536 === 0),
+      'aligned',
+    );
     const dels = await Promise.all(atts.map((a) => runAsync('DEL', a)));
-    assert.equal(dels.filter((r) => r.code !== 0).map((r) => r.out), []);
+    assert.equal(
+      dels.filter((r) => r.code !== 0).map((r) => r.out),
+      [],
+    );
     assert.equal(net.reservations(), []);
     assert.equal(net.vethsOnBridge(), []);
     assert.equal(readdirSync(join(net.dataDir, 'records')), []);

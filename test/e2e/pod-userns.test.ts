@@ -13,7 +13,15 @@ import { makeRuntimeNetns, removeRuntimeNetns } from '../helpers/runtime-netns';
 
 const SEER_SCRIPT = join(import.meta.dirname, 'fixtures', 'seeing-delegate.sh');
 
-interface Seen { uid: number; gid: number; uidMap: string; userns: string; netns: string; cniNetns: string; keyPassed: boolean }
+interface Seen {
+  uid: number;
+  gid: number;
+  uidMap: string;
+  userns: string;
+  netns: string;
+  cniNetns: string;
+  keyPassed: boolean;
+}
 
 /** Two copies of the reporting delegate: "podseer" (marked in the chains below) and "hostseer". */
 function installSeers(net: TestNet) {
@@ -27,11 +35,7 @@ function installSeers(net: TestNet) {
   return {
     bin,
     env: { CNI_PATH: `${bin}:${CNI_BIN}` },
-    chain: (marked: unknown = true) => [
-      net.bridgeDelegate(),
-      { type: 'podseer', seenDir, runInPodUserns: marked },
-      { type: 'hostseer', seenDir },
-    ],
+    chain: (marked: unknown = true) => [net.bridgeDelegate(), { type: 'podseer', seenDir, runInPodUserns: marked }, { type: 'hostseer', seenDir }],
     seen: (name: string, command: string): Seen | undefined => {
       const f = join(seenDir, `${name}-${command}.json`);
       return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : undefined;
@@ -43,16 +47,20 @@ function installSeers(net: TestNet) {
 const nsLink = (type: 'user' | 'net', inode: number) => `${type}:[${inode}]`;
 const recordOf = (net: TestNet, containerId: string) => JSON.parse(readFileSync(join(net.dataDir, 'records', `${net.name}+${containerId}+eth0.json`), 'utf8'));
 
-test('create mode: the marked delegate runs as the pod\'s root in its user namespace and netns for ADD, CHECK and DEL; the unmarked one as host root', async () => {
+test("create mode: the marked delegate runs as the pod's root in its user namespace and netns for ADD, CHECK and DEL; the unmarked one as host root", async () => {
   await withNet((net) => {
     const s = installSeers(net);
     const a = net.attachment();
     const conf = net.conf('1.0.0', {}, s.chain());
     const add = net.run('ADD', a, conf, s.env);
     assert.is(add.status, 0, add.stdout);
-    assert.ok((add.json.ips ?? []).length > 0, 'the chain result is bridge\'s, passed on by both');
+    assert.ok((add.json.ips ?? []).length > 0, "the chain result is bridge's, passed on by both");
     const rec = recordOf(net, a.containerId);
-    assert.equal(rec.delegates.map((d: { runInPodUserns?: boolean }) => d.runInPodUserns), [undefined, true, undefined], 'the mark is recorded for DEL');
+    assert.equal(
+      rec.delegates.map((d: { runInPodUserns?: boolean }) => d.runInPodUserns),
+      [undefined, true, undefined],
+      'the mark is recorded for DEL',
+    );
     assert.not.ok('runInPodUserns' in rec.delegates[1].conf, 'and kept out of the recorded config');
 
     const pod = { uid: 0, gid: 0, uidMap: `0 ${net.hostID} 65536`, userns: nsLink('user', rec.userns.inode), netns: nsLink('net', rec.netns.inode), cniNetns: a.netnsPin, keyPassed: false };
@@ -77,7 +85,7 @@ test('create mode: the marked delegate runs as the pod\'s root in its user names
   }, 'pu');
 });
 
-test('adopt mode, a netns the runtime made in the pod\'s user namespace: the marked delegate runs in that (adopted) user namespace', async () => {
+test("adopt mode, a netns the runtime made in the pod's user namespace: the marked delegate runs in that (adopted) user namespace", async () => {
   await withNet(async (net) => {
     const s = installSeers(net);
     const a = net.attachment();
@@ -126,7 +134,7 @@ test('adopt mode, a host-owned netns: runInPodUserns is refused with code 7 nami
   }, 'pu');
 });
 
-test('a marked delegate the pod\'s root cannot execute: code 7 naming the binary, the ADD rolled back', async () => {
+test("a marked delegate the pod's root cannot execute: code 7 naming the binary, the ADD rolled back", async () => {
   await withNet((net) => {
     const s = installSeers(net);
     chmodSync(join(s.bin, 'podseer'), 0o700); // root's own: "other" has no execute bit
@@ -137,7 +145,7 @@ test('a marked delegate the pod\'s root cannot execute: code 7 naming the binary
     assert.match(add.json.msg, join(s.bin, 'podseer'));
     assert.match(add.json.msg, 'not executable');
     assert.equal(s.reports(), []);
-    assert.equal(net.vethsOnBridge(), [], 'bridge\'s ADD undone');
+    assert.equal(net.vethsOnBridge(), [], "bridge's ADD undone");
     assert.equal(net.reservations(), []);
     assert.not.ok(existsSync(a.netnsPin) || existsSync(a.usernsPin));
   }, 'pu');

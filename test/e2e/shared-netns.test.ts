@@ -35,7 +35,10 @@ function run(net: TestNet, cmd: string, containerId: string, netnsPin: string, c
 }
 
 function links(pinName: string): string[] {
-  return sh('ip', ['-n', pinName, '-o', 'link', 'show']).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]!);
+  return sh('ip', ['-n', pinName, '-o', 'link', 'show'])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(':')[1]!.trim().split('@')[0]!);
 }
 
 function recordOf(dataDir: string, net: TestNet, containerId: string, ifname: string): any {
@@ -58,21 +61,37 @@ for (const firstDel of ['creator', 'joiner'] as const) {
       const usernsInode = inspectNamespace(att.usernsPin).inode;
       const addB = run(netB, 'ADD', cid, att.netnsPin, confB, 'eth1');
       assert.is(addB.status, 0, addB.stdout);
-      assert.equal(links(att.pinName).filter((l) => l !== 'lo').sort(), ['eth0', 'eth1']);
+      assert.equal(
+        links(att.pinName)
+          .filter((l) => l !== 'lo')
+          .sort(),
+        ['eth0', 'eth1'],
+      );
 
       const recB = recordOf(dataDir, netB, cid, 'eth1');
 
-      const [first, second] = firstDel === 'creator'
-        ? [{ net: netA, conf: confA, ifname: 'eth0', add: addA }, { net: netB, conf: confB, ifname: 'eth1', add: addB }]
-        : [{ net: netB, conf: confB, ifname: 'eth1', add: addB }, { net: netA, conf: confA, ifname: 'eth0', add: addA }];
+      const [first, second] =
+        firstDel === 'creator'
+          ? [
+              { net: netA, conf: confA, ifname: 'eth0', add: addA },
+              { net: netB, conf: confB, ifname: 'eth1', add: addB },
+            ]
+          : [
+              { net: netB, conf: confB, ifname: 'eth1', add: addB },
+              { net: netA, conf: confA, ifname: 'eth0', add: addA },
+            ];
 
       const del1 = run(first.net, 'DEL', cid, att.netnsPin, first.conf, first.ifname);
       assert.is(del1.status, 0, del1.stdout);
       assert.ok(isNsfsMount(att.netnsPin) && isNsfsMount(att.usernsPin), 'both pins stay while the other attachment lives');
       assert.is(inspectNamespace(att.netnsPin).inode, inode);
       assert.is(inspectNamespace(att.usernsPin).inode, usernsInode);
-      assert.equal(links(att.pinName).filter((l) => l !== 'lo'), [second.ifname], `the other attachment's ${second.ifname} is still there`);
-      assert.equal(first.net.vethsOnBridge(), [], 'the first attachment\'s veth went');
+      assert.equal(
+        links(att.pinName).filter((l) => l !== 'lo'),
+        [second.ifname],
+        `the other attachment's ${second.ifname} is still there`,
+      );
+      assert.equal(first.net.vethsOnBridge(), [], "the first attachment's veth went");
       assert.equal(first.net.reservations(), [], 'and its reservation');
       const check = run(second.net, 'CHECK', cid, att.netnsPin, { ...second.conf, prevResult: second.add.json }, second.ifname);
       assert.is(check.status, 0, check.stdout);
@@ -82,7 +101,10 @@ for (const firstDel of ['creator', 'joiner'] as const) {
       assert.is(inspect.attachments.length, 1);
       assert.ok(inspect.attachments[0].check.live, JSON.stringify(inspect.attachments[0].check.problems));
       const frag = opJson(['oci', cid, '--data-dir', dataDir]);
-      assert.equal(frag.linux.namespaces, [{ type: 'user', path: att.usernsPin }, { type: 'network', path: att.netnsPin }]);
+      assert.equal(frag.linux.namespaces, [
+        { type: 'user', path: att.usernsPin },
+        { type: 'network', path: att.netnsPin },
+      ]);
 
       // B's record joined A's pins: the same pins, inodes and mapping.
       assert.is(recB.mode, 'adopt');
@@ -115,7 +137,10 @@ test('a joined netns keeps its id block taken until the last attachment goes (al
     };
     const confA = withPool(netA);
     const confB = withPool(netB);
-    const table = () => JSON.parse(readFileSync(join(dataDir, 'allocations.json'), 'utf8')).blocks.map((b: any) => `${b[0]}:${b[4]}`).sort();
+    const table = () =>
+      JSON.parse(readFileSync(join(dataDir, 'allocations.json'), 'utf8'))
+        .blocks.map((b: any) => `${b[0]}:${b[4]}`)
+        .sort();
     const att = netA.attachment();
     const cid = uniqueName('uxc');
     assert.is(run(netA, 'ADD', cid, att.netnsPin, confA, 'eth0').status, 0);
@@ -176,7 +201,12 @@ test('two networks ADD the same new path at once (10 rounds): both succeed, one 
       assert.is(b.status, 0, `round ${round}, B: ${b.stdout}${b.stderr}`);
       const modes = [recordOf(dataDir, netA, cid, 'eth0').mode, recordOf(dataDir, netB, cid, 'eth1').mode].sort();
       assert.equal(modes, ['adopt', 'create'], `round ${round}: one created, one joined`);
-      assert.equal(links(att.pinName).filter((l) => l !== 'lo').sort(), ['eth0', 'eth1']);
+      assert.equal(
+        links(att.pinName)
+          .filter((l) => l !== 'lo')
+          .sort(),
+        ['eth0', 'eth1'],
+      );
       assert.is(run(netA, 'DEL', cid, att.netnsPin, confA, 'eth0').status, 0);
       assert.is(run(netB, 'DEL', cid, att.netnsPin, confB, 'eth1').status, 0);
       assert.not.ok(existsSync(att.netnsPin) || existsSync(att.usernsPin), `round ${round}: pins removed`);
@@ -205,7 +235,11 @@ test('DEL of the creator races an ADD that joins (10 rounds): the joiner always 
       assert.is(del.status, 0, `round ${round}, DEL: ${del.stdout}`);
       assert.is(add.status, 0, `round ${round}, ADD: ${add.stdout}${add.stderr}`);
       modes.push(recordOf(dataDir, netB, cid, 'eth1').mode); // joined, or created after the unpin
-      assert.equal(links(att.pinName).filter((l) => l !== 'lo'), ['eth1'], `round ${round}`);
+      assert.equal(
+        links(att.pinName).filter((l) => l !== 'lo'),
+        ['eth1'],
+        `round ${round}`,
+      );
       const check = run(netB, 'CHECK', cid, att.netnsPin, { ...confB, prevResult: add.json }, 'eth1');
       assert.is(check.status, 0, `round ${round}, CHECK: ${check.stdout}`);
       assert.is(run(netB, 'DEL', cid, att.netnsPin, confB, 'eth1').status, 0);

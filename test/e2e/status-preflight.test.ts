@@ -71,7 +71,12 @@ test('STATUS: not ready for an allocator pool that cannot be used (subidOwner wi
 test('STATUS: not ready for an invalid static idMappings, as ADD fails on it', async () => {
   await withNet(async (net) => {
     const conf = net.conf('1.1.0', {
-      idMappings: { uidMappings: [{ containerID: 0, hostID: net.hostID, size: 65536 }, { containerID: 100, hostID: net.hostID + 200000, size: 10 }] },
+      idMappings: {
+        uidMappings: [
+          { containerID: 0, hostID: net.hostID, size: 65536 },
+          { containerID: 100, hostID: net.hostID + 200000, size: 10 },
+        ],
+      },
     });
     assertStatusMatchesAdd(net, conf, 7);
     assert.match(status(net, conf).json.msg, 'idMappings');

@@ -22,7 +22,10 @@ test('create mode, bridge + host-local: ping_group_range is the mapped range in 
     const add = net.run('ADD', a, conf);
     assert.is(add.status, 0, add.stdout);
     assert.is(inPod(net, a.containerId, 'net.ipv4.ping_group_range'), '0 65535', 'every pod gid may ping');
-    const host = sh('nsenter', [`--net=${a.netnsPin}`, 'cat', '/proc/sys/net/ipv4/ping_group_range']).trim().split(/\s+/).map(Number);
+    const host = sh('nsenter', [`--net=${a.netnsPin}`, 'cat', '/proc/sys/net/ipv4/ping_group_range'])
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     assert.equal(host, [net.hostID, net.hostID + 65535], 'host gids of the mapping, seen from the host');
     assert.is(inPod(net, a.containerId, 'net.ipv4.ip_default_ttl'), '42');
     assert.is(net.run('DEL', a, conf).status, 0);
@@ -31,7 +34,14 @@ test('create mode, bridge + host-local: ping_group_range is the mapped range in 
     const off = net.conf('1.0.0', { pingGroupRange: 'unchanged' });
     assert.is(net.run('ADD', b, off).status, 0);
     // "1 0" (nobody) in host gids; the pod sees those unmapped gids as the overflow gid.
-    assert.is(sh('nsenter', [`--net=${b.netnsPin}`, 'cat', '/proc/sys/net/ipv4/ping_group_range']).trim().split(/\s+/).join(' '), '1 0', "the kernel's default");
+    assert.is(
+      sh('nsenter', [`--net=${b.netnsPin}`, 'cat', '/proc/sys/net/ipv4/ping_group_range'])
+        .trim()
+        .split(/\s+/)
+        .join(' '),
+      '1 0',
+      "the kernel's default",
+    );
     assert.is(net.run('DEL', b, off).status, 0);
 
     const c = net.attachment();

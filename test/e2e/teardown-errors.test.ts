@@ -40,7 +40,7 @@ for (const damaged of [false, true]) {
       failDel(true);
       const del = net.run('DEL', a, conf, env);
       assert.is(del.status, 1, del.stdout);
-      assert.is(del.json.code, 11, 'the first failure\'s code');
+      assert.is(del.json.code, 11, "the first failure's code");
       assert.match(del.json.msg, '2 cleanup steps failed');
       assert.match(del.json.msg, 'failb cannot delete now');
       assert.match(del.json.msg, 'faila cannot delete now');

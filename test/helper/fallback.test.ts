@@ -81,11 +81,14 @@ test('the helper SIGKILLed mid-ADD: the shim answers 11 naming it (no second run
       assert.is(killed.json.code, 11, killed.stdout);
       assert.match(killed.json.msg, h.socket);
       assert.equal((await h.exited).signal, 'SIGKILL', 'the failpoint killed the helper itself');
-      assert.is(net.reservations().length, 1, 'the ADD was not run again in-process (one reservation, the dead helper\'s)');
+      assert.is(net.reservations().length, 1, "the ADD was not run again in-process (one reservation, the dead helper's)");
       const del = net.run('DEL', a, conf, h.env); // the socket is stale now: in-process
       assert.is(del.status, 0, del.stdout);
       assert.equal(net.reservations(), []);
-      assert.equal(readdirSync(join(net.dataDir, 'records')).filter((f) => f.endsWith('.json')), []);
+      assert.equal(
+        readdirSync(join(net.dataDir, 'records')).filter((f) => f.endsWith('.json')),
+        [],
+      );
       assert.equal(hostState(), before);
     });
   });
@@ -112,7 +115,10 @@ test('a peer in another network namespace is refused and runs the call in-proces
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout, inProcessVersion());
     assert.is(calls(h).length, 0);
-    assert.ok(h.log().some((l) => l.event === 'refused' && /another net namespace/.test(l.reason)), JSON.stringify(h.log()));
+    assert.ok(
+      h.log().some((l) => l.event === 'refused' && /another net namespace/.test(l.reason)),
+      JSON.stringify(h.log()),
+    );
   });
 });
 
@@ -131,14 +137,17 @@ function otherBuild(dir: string, keepHash = false): string {
 test('a helper of another build refuses the call, which runs in-process', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'uxn-other-'));
   try {
-    await withHelper(async (h) => {
-      assert.is(helperHash(h), '0'.repeat(32));
-      const r = runPlugin({ ...VERSION_ENV, ...h.env }, VERSION_IN);
-      assert.is(r.status, 0, r.stderr);
-      assert.is(r.stdout, inProcessVersion());
-      assert.is(calls(h).length, 0);
-      assert.ok(h.log().some((l) => l.event === 'refused' && /another build/.test(l.reason)));
-    }, { plugin: otherBuild(dir) });
+    await withHelper(
+      async (h) => {
+        assert.is(helperHash(h), '0'.repeat(32));
+        const r = runPlugin({ ...VERSION_ENV, ...h.env }, VERSION_IN);
+        assert.is(r.status, 0, r.stderr);
+        assert.is(r.stdout, inProcessVersion());
+        assert.is(calls(h).length, 0);
+        assert.ok(h.log().some((l) => l.event === 'refused' && /another build/.test(l.reason)));
+      },
+      { plugin: otherBuild(dir) },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -42,7 +42,11 @@ test('ADD, CHECK, DEL and errors through the helper answer what the in-process p
         assert.is(relayed[k].status, local[k].status, k);
       }
       assert.is(local.bad.json.code, 7, local.bad.stdout);
-      assert.equal(calls(h).map((c) => c.command), ['ADD', 'CHECK', 'DEL', 'ADD', 'VERSION'], 'the relayed calls went through the helper');
+      assert.equal(
+        calls(h).map((c) => c.command),
+        ['ADD', 'CHECK', 'DEL', 'ADD', 'VERSION'],
+        'the relayed calls went through the helper',
+      );
       assert.equal(net.reservations(), []);
       assert.equal(hostState(), before);
     });

@@ -133,7 +133,9 @@ export function removePinLeftovers(name: string): void {
     let entries: string[] = [];
     try {
       entries = readdirSync(dir);
-    } catch { /* no such dir */ }
+    } catch {
+      /* no such dir */
+    }
     for (const e of entries) {
       if (e !== name && !(e.startsWith(`.${name}.`) && e.endsWith('.pin'))) continue;
       const path = join(dir, e);
@@ -161,7 +163,10 @@ export function hostState(): { nsfs: string[]; netnsPins: string[]; usernsPins: 
   const ours = (n: string) => n.includes(RUN_TAG);
   const list = (d: string) => (existsSync(d) ? readdirSync(d).filter(ours).sort() : []);
   return {
-    nsfs: sh('findmnt', ['-rn', '-t', 'nsfs', '-o', 'TARGET'], { allowFail: true }).split('\n').filter((l) => l && !l.startsWith('/proc') && ours(l)).sort(),
+    nsfs: sh('findmnt', ['-rn', '-t', 'nsfs', '-o', 'TARGET'], { allowFail: true })
+      .split('\n')
+      .filter((l) => l && !l.startsWith('/proc') && ours(l))
+      .sort(),
     netnsPins: list('/run/netns'),
     usernsPins: list('/run/userns'),
     // Our namespace helpers are children of the plugin; orphans would be reparented to 1.

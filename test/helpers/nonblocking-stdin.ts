@@ -13,7 +13,12 @@ const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 
-export interface NonBlockingRun { status: number; stdout: string; cpuMs: number; wallMs: number }
+export interface NonBlockingRun {
+  status: number;
+  stdout: string;
+  cpuMs: number;
+  wallMs: number;
+}
 
 export async function runWithNonBlockingStdin(env: Record<string, string>, input: string, writerDelayMs: number): Promise<NonBlockingRun> {
   const L = libc();

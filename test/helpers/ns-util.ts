@@ -20,7 +20,11 @@ export function pinPaths(name = uniq()): { name: string; netnsPin: string; usern
 
 export function safeUnpin(...paths: string[]): void {
   for (const p of paths) {
-    try { unpin(p); } catch (e) { console.error(`cleanup: ${(e as Error).message}`); }
+    try {
+      unpin(p);
+    } catch (e) {
+      console.error(`cleanup: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -28,7 +32,11 @@ export function safeUnpin(...paths: string[]): void {
 export function cleanupRoot(): void {
   for (const d of [NET_DIR, USER_DIR]) {
     for (let i = 0; i < 4; i++) {
-      try { execFileSync('umount', ['-l', d], { stdio: 'ignore' }); } catch { break; }
+      try {
+        execFileSync('umount', ['-l', d], { stdio: 'ignore' });
+      } catch {
+        break;
+      }
     }
   }
   fs.rmSync(ROOT, { recursive: true, force: true });
@@ -41,13 +49,18 @@ export const ONE = { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536
  * directory (other test suites may pin namespaces concurrently on a shared machine).
  */
 export function nsfsMountCount(under?: string): number {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .filter((l) => / - nsfs /.test(l) && (under === undefined || (l.split(' ')[4] ?? '').startsWith(`${under}/`))).length;
 }
 
 /** nsfs mounts at exactly this path. */
 export function nsfsMountsAt(p: string): number {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === p).length;
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === p).length;
 }
 
 export function openFdCount(): number {
@@ -61,15 +74,16 @@ export function childPids(): number[] {
     try {
       const s = fs.readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim();
       if (s) out.push(...s.split(/\s+/).map(Number));
-    } catch { /* thread gone */ }
+    } catch {
+      /* thread gone */
+    }
   }
   return out;
 }
 
 /** Owner uid of lo's sysfs files, seen from the host, for the netns at `nsPath`. */
 export function loSysfsOwner(nsPath: string): number {
-  const out = execFileSync('nsenter', [`--net=${nsPath}`, 'unshare', '--mount', 'sh', '-c',
-    'mount -t sysfs none /sys && stat -c %u /sys/class/net/lo/ifindex'], { encoding: 'utf8' });
+  const out = execFileSync('nsenter', [`--net=${nsPath}`, 'unshare', '--mount', 'sh', '-c', 'mount -t sysfs none /sys && stat -c %u /sys/class/net/lo/ifindex'], { encoding: 'utf8' });
   return Number(out.trim());
 }
 
@@ -79,7 +93,11 @@ export function waitDead(pid: number, ms = 2000): void {
   const sab = new Int32Array(new SharedArrayBuffer(4));
   while (Date.now() < end) {
     let st: string;
-    try { st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return; }
+    try {
+      st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
     const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return;
     Atomics.wait(sab, 0, 0, 1);

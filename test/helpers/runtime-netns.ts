@@ -15,7 +15,9 @@ async function waitNsChanged(pid: number, type: 'user' | 'net', child: ChildProc
   for (let t = 0; ; t += 10) {
     try {
       if (readlinkSync(`/proc/${pid}/ns/${type}`) !== own) return;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     if (child.exitCode !== null || t > 5000) throw new Error(`pid ${pid} never got a ${type} namespace of its own (exit ${child.exitCode})`);
     await sleep(10);
   }
@@ -25,7 +27,10 @@ function end(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-export interface RuntimeNetns { usernsInode: number; netnsInode: number }
+export interface RuntimeNetns {
+  usernsInode: number;
+  netnsInode: number;
+}
 
 /** Makes the netns at `pin` (e.g. /run/netns/NAME), owned by a new user namespace with `map` for uids and gids. */
 export async function makeRuntimeNetns(pin: string, map: { containerID: number; hostID: number; size: number }): Promise<RuntimeNetns> {

@@ -34,8 +34,14 @@ test('40 ADDs as parallel processes: 40 distinct aligned blocks; after all DELs 
       assert.is(new Set(starts).size, 40, 'distinct');
       for (const s of sorted) assert.ok(s % B === 0 && s >= P && s + B <= P + WINDOW * B, `aligned, inside the pool: ${s}`);
       // distinct + aligned + same size = non-overlapping; and lowest-first = the first 40 blocks.
-      assert.equal(sorted, Array.from({ length: 40 }, (_, i) => P + i * B));
-      assert.equal(tableBlocks(net).map(([, h]) => h), sorted);
+      assert.equal(
+        sorted,
+        Array.from({ length: 40 }, (_, i) => P + i * B),
+      );
+      assert.equal(
+        tableBlocks(net).map(([, h]) => h),
+        sorted,
+      );
     } finally {
       const t1 = performance.now();
       const dels = await Promise.all(atts.map((a) => spawnPluginAsync({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netnsPin }, conf)));
@@ -47,7 +53,10 @@ test('40 ADDs as parallel processes: 40 distinct aligned blocks; after all DELs 
     assert.equal(tableBlocks(net), []);
     assert.equal(recordFiles(net), []);
     for (const step of ['allocate', 'allocation-table-locked']) {
-      const ms = logEvents(net).filter((e) => e.step === step).map((e) => e.durationMs as number).sort((x, y) => x - y);
+      const ms = logEvents(net)
+        .filter((e) => e.step === step)
+        .map((e) => e.durationMs as number)
+        .sort((x, y) => x - y);
       console.error(`    ${step} under contention: median ${ms[20]} ms, max ${ms[39]} ms`);
     }
     const next = net.attachment();
@@ -74,12 +83,18 @@ for (const [what, content] of [
         const r = net.run('ADD', x, conf);
         assert.is(r.status, 0, r.stdout);
       }
-      assert.equal([d, e].map((x) => recordOf(net, x.containerId).allocation.hostID), [P, P + 3 * B]);
+      assert.equal(
+        [d, e].map((x) => recordOf(net, x.containerId).allocation.hostID),
+        [P, P + 3 * B],
+      );
       assert.equal(nsMap(d.usernsPin, 'uid_map'), [`0 ${P} ${B}`]);
       const warn = logEvents(net).find((ev) => ev.event === 'allocations-rebuilt');
       assert.ok(warn, 'warning logged');
       assert.match(String(warn!.warning), 'rebuilt from 2 records');
-      assert.equal(tableBlocks(net).map(([, h]) => h), [P, P + B, P + 2 * B, P + 3 * B]);
+      assert.equal(
+        tableBlocks(net).map(([, h]) => h),
+        [P, P + B, P + 2 * B, P + 3 * B],
+      );
       for (const x of [b, c, d, e]) assert.is(net.run('DEL', x, conf).status, 0);
       assert.equal(tableBlocks(net), []);
     });
@@ -123,7 +138,7 @@ test('a failed ADD rolls back and releases its block', async () => {
   });
 });
 
-test('subidOwner: the pool is the owner\'s entries in both files (paths from the config), other owners kept clear', async () => {
+test("subidOwner: the pool is the owner's entries in both files (paths from the config), other owners kept clear", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'uxn-subid-'));
   try {
     await withNet(async (net) => {

@@ -38,8 +38,18 @@ const key = (c: string): AttachmentKey => ({ network: 'n', containerId: c, ifnam
 function record(k: AttachmentKey, hostID: number): AttachmentRecord {
   const now = new Date().toISOString();
   return {
-    schemaVersion: 1, ...k, cniVersion: '1.0.0', mode: 'create', phase: 'ready', bootId: 'b', createdAt: now, updatedAt: now,
-    netns: { path: '/run/netns/x', pin: 'none' }, userns: { path: '', pin: 'none' }, delegates: [], allocation: { pool: pool().id, hostID, size: B },
+    schemaVersion: 1,
+    ...k,
+    cniVersion: '1.0.0',
+    mode: 'create',
+    phase: 'ready',
+    bootId: 'b',
+    createdAt: now,
+    updatedAt: now,
+    netns: { path: '/run/netns/x', pin: 'none' },
+    userns: { path: '', pin: 'none' },
+    delegates: [],
+    allocation: { pool: pool().id, hostID, size: B },
   };
 }
 
@@ -64,7 +74,7 @@ test('a busy table lock: code 11 after the configured timeout, naming the table 
       const err = await expectCniError(ErrorCode.TryAgainLater, () => allocateBlock(envFor(dir, 50), { network: 'n', containerId: 'c', ifname: 'eth0' }, pool()));
       const lock = lockPath.replace(/[.]/g, '\\.');
       assert.match(err.message, new RegExp(`^allocator: timed out after 50ms waiting for lock ${lock} \\(held by pid \\d+\\); the id allocation table is busy, try again$`));
-      assert.not.match(err.message, /another operation/, 'the lock is the table\'s, not the attachment\'s');
+      assert.not.match(err.message, /another operation/, "the lock is the table's, not the attachment's");
       assert.ok(err.cause instanceof CniError && err.cause.code === ErrorCode.TryAgainLater && err.cause.message.includes(lockPath), 'the lock error is the cause');
     } finally {
       held.release();
@@ -84,16 +94,36 @@ test('a table rebuilt from the records is sorted by host id, whatever order the 
     const env = envFor(dir, 2000);
     const p = pool();
     // Names in the reverse order of their blocks: the store lists them by name.
-    for (const [c, i] of [['a', 2], ['b', 1], ['c', 0]] as const) env.store.put(key(c), record(key(c), p.spans[0]!.start + i * B));
+    for (const [c, i] of [
+      ['a', 2],
+      ['b', 1],
+      ['c', 0],
+    ] as const)
+      env.store.put(key(c), record(key(c), p.spans[0]!.start + i * B));
     const next = await allocateBlock(env, key('d'), p); // no table yet: rebuilt, then d added
     assert.is(next.hostID, p.spans[0]!.start + 3 * B);
-    assert.equal(readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]), [['c', 0], ['b', B], ['a', 2 * B], ['d', 3 * B]]);
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]),
+      [
+        ['c', 0],
+        ['b', B],
+        ['a', 2 * B],
+        ['d', 3 * B],
+      ],
+    );
   }));
 
-test('a version-1 table\'s blocks merged into a rebuild: the rows sorted by host id, the rebuild\'s own row kept once', () => {
+test("a version-1 table's blocks merged into a rebuild: the rows sorted by host id, the rebuild's own row kept once", () => {
   const row = (c: string, hostID: number): BlockRow => ['n', c, 'eth0', 'p', hostID, B, 0];
   const merged = withLegacyBlocks({ blocks: [row('r', 2 * B)], explicit: [] }, [row('r', 2 * B), row('old', 0), row('older', 4 * B)]);
-  assert.equal(merged.blocks.map((r) => [r[1], r[4]]), [['old', 0], ['r', 2 * B], ['older', 4 * B]]);
+  assert.equal(
+    merged.blocks.map((r) => [r[1], r[4]]),
+    [
+      ['old', 0],
+      ['r', 2 * B],
+      ['older', 4 * B],
+    ],
+  );
 });
 
 /** A logger that keeps the error events with their fields. */
@@ -116,7 +146,10 @@ test('a rebuild is logged as an error naming the table, why, and the records it 
     fs.rmSync(path.join(dir, 'allocations.json'));
     const missing = { ...envFor(dir, 2000), log: errorLog() };
     await allocateBlock(missing, key('b'), p);
-    assert.equal(missing.log.errors.map(([e]) => e), ['allocations-rebuilt']);
+    assert.equal(
+      missing.log.errors.map(([e]) => e),
+      ['allocations-rebuilt'],
+    );
     const fields = missing.log.errors[0]![1]!;
     assert.is(fields.warning, `allocation table ${path.join(dir, 'allocations.json')} missing: rebuilt from 2 records`);
     assert.equal([fields.blocks, fields.explicit], [1, 1]);
@@ -126,7 +159,10 @@ test('a rebuild is logged as an error naming the table, why, and the records it 
     fs.writeFileSync(path.join(empty, 'allocations.json'), 'not json');
     const damaged = { ...envFor(empty, 2000), log: errorLog() };
     await allocateBlock(damaged, key('c'), p);
-    assert.equal(damaged.log.errors.map(([e]) => e), ['allocations-rebuilt']);
+    assert.equal(
+      damaged.log.errors.map(([e]) => e),
+      ['allocations-rebuilt'],
+    );
     assert.match(String(damaged.log.errors[0]![1]!.warning), /not valid JSON .*: rebuilt from 0 records$/);
   }));
 
@@ -181,7 +217,10 @@ test('a retried ADD after the block size changed gets a new block of the new siz
     const first = await allocateBlock(env, key('a'), small);
     const second = await allocateBlock(env, key('a'), big);
     assert.equal([second.reused, second.size], [false, 2 * B]);
-    assert.equal(readTable(dir).table!.blocks.map((r) => [r[1], r[4], r[5]]), [['a', second.hostID, 2 * B]]);
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => [r[1], r[4], r[5]]),
+      [['a', second.hostID, 2 * B]],
+    );
     assert.is(first.hostID % (2 * B), 0, 'the old block would have fit the new pool: only its size tells them apart');
   }));
 
@@ -192,7 +231,14 @@ test('a block taken below others is inserted in host-id order', () =>
     for (const c of ['a', 'b', 'c']) await allocateBlock(env, key(c), p);
     await updateTable(env, (t) => ((t.blocks = t.blocks.filter((r) => r[1] !== 'a')), { value: undefined, changed: true }));
     await allocateBlock(env, key('d'), p); // the lowest block, freed by a
-    assert.equal(readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]), [['d', 0], ['b', B], ['c', 2 * B]]);
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]),
+      [
+        ['d', 0],
+        ['b', B],
+        ['c', 2 * B],
+      ],
+    );
   }));
 
 test('a retried ADD after the pool moved gets a block in the new pool, not its old one', () =>
@@ -212,7 +258,7 @@ test('a retried ADD keeps its block only while it lies inside the pool: the last
     await allocateBlock(env, key('x'), two);
     const last = await allocateBlock(env, key('y'), two);
     assert.is(last.hostID, 2_001 * B);
-    assert.equal([(await allocateBlock(env, key('y'), two)).reused, last.hostID], [true, 2_001 * B], 'the pool\'s last block fits it');
+    assert.equal([(await allocateBlock(env, key('y'), two)).reused, last.hostID], [true, 2_001 * B], "the pool's last block fits it");
     await updateTable(env, (t) => ((t.blocks = t.blocks.filter((r) => r[1] !== 'x')), { value: undefined, changed: true }));
     const one = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 1 });
     const moved = await allocateBlock(env, key('y'), one);
@@ -221,7 +267,7 @@ test('a retried ADD keeps its block only while it lies inside the pool: the last
 
 const explicitAt = (hostID: number, size: number) => ({ uidMappings: [{ containerID: 0, hostID, size }], gidMappings: [{ containerID: 0, hostID, size }] });
 
-test('an explicit mapping is checked against exactly the other attachments\' blocks it overlaps (ranges touching a block do not)', () =>
+test("an explicit mapping is checked against exactly the other attachments' blocks it overlaps (ranges touching a block do not)", () =>
   withTempDir(async (dir) => {
     const env = envFor(dir, 2000);
     const p = pool();
@@ -233,12 +279,12 @@ test('an explicit mapping is checked against exactly the other attachments\' blo
     };
     assert.equal(await heldFor('below', a.hostID - 10, 10), [], 'ends where the block starts');
     assert.equal(await heldFor('above', a.hostID + B, 10), [], 'starts where the block ends');
-    assert.equal(await heldFor('first', a.hostID - 10, 11), ['a'], 'its last id is the block\'s first');
-    assert.equal(await heldFor('last', a.hostID + B - 1, 10), ['a'], 'its first id is the block\'s last');
-    assert.equal(await heldFor('a', a.hostID, 10), [], 'its own block is not another attachment\'s');
+    assert.equal(await heldFor('first', a.hostID - 10, 11), ['a'], "its last id is the block's first");
+    assert.equal(await heldFor('last', a.hostID + B - 1, 10), ['a'], "its first id is the block's last");
+    assert.equal(await heldFor('a', a.hostID, 10), [], "its own block is not another attachment's");
   }));
 
-test('recording an explicit mapping drops the attachment\'s block and earlier explicit entry: one entry left', () =>
+test("recording an explicit mapping drops the attachment's block and earlier explicit entry: one entry left", () =>
   withTempDir(async (dir) => {
     const env = envFor(dir, 2000);
     await allocateBlock(env, key('a'), pool());
@@ -246,11 +292,14 @@ test('recording an explicit mapping drops the attachment\'s block and earlier ex
     await recordExplicit(env, key('a'), explicitAt(200_000, 10));
     const t = readTable(dir).table!;
     assert.equal(t.blocks, []);
-    assert.equal(t.explicit.map((x) => [x[1], x[3]]), [['a', explicitEntry(t.explicit[0]!).ranges]]);
+    assert.equal(
+      t.explicit.map((x) => [x[1], x[3]]),
+      [['a', explicitEntry(t.explicit[0]!).ranges]],
+    );
     assert.match(JSON.stringify(t.explicit[0]![3]), /200000/);
   }));
 
-test('a shared block: one row for the joining attachment at the owner\'s host id, in host-id order, however often it is shared', () =>
+test("a shared block: one row for the joining attachment at the owner's host id, in host-id order, however often it is shared", () =>
   withTempDir(async (dir) => {
     const env = envFor(dir, 2000);
     const p = pool();
@@ -268,7 +317,12 @@ test('a shared block: one row for the joining attachment at the owner\'s host id
       fs.closeSync(held);
     }
     const rows = readTable(dir).table!.blocks.map((r) => [r[1], r[4] - low.hostID, r[5]]);
-    assert.equal(rows, [['low', 0, B], ['owner', B, B], ['joiner', B, B], ['high', 2 * B, B]]);
+    assert.equal(rows, [
+      ['low', 0, B],
+      ['owner', B, B],
+      ['joiner', B, B],
+      ['high', 2 * B, B],
+    ]);
     const at = blockEntry(readTable(dir).table!.blocks[2]!).at;
     assert.ok(Math.abs(at - Date.now() / 1000) < 60, `at ${at}`);
   }));
@@ -281,7 +335,11 @@ test('sharing the lowest block, and sharing into an attachment with a leftover b
     await allocateBlock(env, key('joiner'), p); // an interrupted ADD of the joiner, before it joined
     await shareBlock(env, key('joiner'), { pool: owner.pool, hostID: owner.hostID, size: owner.size });
     const rows = readTable(dir).table!.blocks.map((r) => [r[1], r[4] - owner.hostID]);
-    assert.equal(rows, [['owner', 0], ['joiner', 0], ['joiner', B]]);
+    assert.equal(rows, [
+      ['owner', 0],
+      ['joiner', 0],
+      ['joiner', B],
+    ]);
     await shareBlock(env, key('first'), { pool: owner.pool, hostID: owner.hostID - B, size: owner.size }); // below every row
     assert.equal(readTable(dir).table!.blocks[0]![1], 'first');
   }));
@@ -299,7 +357,10 @@ test('releasing what the table does not hold changes nothing: releaseBlock of a 
     } finally {
       fs.closeSync(held);
     }
-    assert.equal(readTable(dir).table!.blocks.map((r) => r[1]), ['a']);
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => r[1]),
+      ['a'],
+    );
     assert.is(await releaseKey(env, key('a')), true);
     assert.equal(readTable(dir).table!.blocks, []);
   }));
@@ -320,7 +381,10 @@ test('the orphan sweep: nothing to do with the table unreadable; never the entry
     await allocateBlock(env, key('self'), pool()); // no record: an orphan, but it is ours
     await allocateBlock(env, key('orphan'), pool());
     assert.is(await sweepOrphanAllocations(env, key('self')), 1);
-    assert.equal(readTable(dir).table!.blocks.map((r) => r[1]), ['self']);
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => r[1]),
+      ['self'],
+    );
     await recordExplicit(env, key('orphan-explicit'), explicitAt(100_000, 10)); // an explicit entry alone
     assert.is(await sweepOrphanAllocations(env, key('self')), 1);
     assert.equal(readTable(dir).table!.explicit, [], 'dropped on disk too');

@@ -28,7 +28,10 @@ function envOver(dir: string, records: FakeRecords): AllocatorEnv & { events: st
   return { dataDir: path.join(dir, 'data'), lockTimeoutMs: 2000, records, log, events };
 }
 
-const blocksIn = (env: AllocatorEnv) => readTable(env.dataDir).table!.blocks.map(blockEntry).map((b) => [b.containerId, b.hostID]);
+const blocksIn = (env: AllocatorEnv) =>
+  readTable(env.dataDir)
+    .table!.blocks.map(blockEntry)
+    .map((b) => [b.containerId, b.hostID]);
 
 /** An allocation followed by its record, as ADD does: the table first. */
 async function addWithRecord(env: AllocatorEnv, records: FakeRecords, c: string, count = 4): Promise<number> {
@@ -49,7 +52,7 @@ test('over the fake: lowest free first, and an update that is no rebuild asks th
     assert.equal(env.events, []);
   }));
 
-test('over the fake: a missing table is rebuilt from holds() once - blocks, explicit ranges and a corrupt record\'s block stay taken', () =>
+test("over the fake: a missing table is rebuilt from holds() once - blocks, explicit ranges and a corrupt record's block stay taken", () =>
   withTempDir(async (dir) => {
     const records = new FakeRecords()
       .withBlock(key('a'), { pool: 'p', hostID: START, size: B })
@@ -60,8 +63,20 @@ test('over the fake: a missing table is rebuilt from holds() once - blocks, expl
     assert.is(await addWithRecord(env, records, 'new'), START + 3 * B, 'every lower block is held by a record');
     assert.is(records.calls.holds, 1, 'each record read once');
     assert.ok(env.events.includes('allocations-rebuilt'), env.events.join());
-    assert.equal(blocksIn(env).sort(), [['a', START], ['broken', START + 2 * B], ['new', START + 3 * B]].sort());
-    assert.equal(readTable(env.dataDir).table!.explicit.map(explicitEntry).map((x) => [x.containerId, x.ranges]), [['static', [START + B, 10]]]);
+    assert.equal(
+      blocksIn(env).sort(),
+      [
+        ['a', START],
+        ['broken', START + 2 * B],
+        ['new', START + 3 * B],
+      ].sort(),
+    );
+    assert.equal(
+      readTable(env.dataDir)
+        .table!.explicit.map(explicitEntry)
+        .map((x) => [x.containerId, x.ranges]),
+      [['static', [START + B, 10]]],
+    );
     await expectCniError(ErrorCode.PoolExhausted, () => allocateBlock(env, key('more'), poolOf(4)));
   }));
 
@@ -75,7 +90,12 @@ test('over the fake: the orphan sweep drops entries with no record whose lock is
     await allocateBlock(env, key('inflight'), poolOf(4));
     const dropped = await records.whileLocked(key('inflight'), () => sweepOrphanAllocations(env));
     assert.is(dropped, 2);
-    assert.equal(blocksIn(env).map(([c]) => c).sort(), ['inflight', 'kept']);
+    assert.equal(
+      blocksIn(env)
+        .map(([c]) => c)
+        .sort(),
+      ['inflight', 'kept'],
+    );
     assert.equal(readTable(env.dataDir).table!.explicit, []);
     assert.equal(records.locksRemoved.sort(), [key('ghost'), key('ghost2')].map(keyId).sort());
     assert.is(records.calls.keys, 1, 'the keys listed once, names only');
@@ -98,13 +118,13 @@ test('over the fake: a record written between the listing and the lock keeps its
     assert.equal(blocksIn(env), [['late', START]]);
   }));
 
-test('over the fake: a full pool sweeps orphans (never the asking key\'s own) before answering exhausted', () =>
+test("over the fake: a full pool sweeps orphans (never the asking key's own) before answering exhausted", () =>
   withTempDir(async (dir) => {
     const records = new FakeRecords();
     const env = envOver(dir, records);
     await addWithRecord(env, records, 'a', 2);
     await allocateBlock(env, key('ghost'), poolOf(2));
-    assert.is(await addWithRecord(env, records, 'b', 2), START + B, 'the ghost\'s block, once swept');
+    assert.is(await addWithRecord(env, records, 'b', 2), START + B, "the ghost's block, once swept");
     assert.ok(env.events.includes('allocation-orphan-dropped'));
     assert.is(records.calls.whenUnlocked, 1);
     await expectCniError(ErrorCode.PoolExhausted, () => allocateBlock(env, key('c'), poolOf(2)));

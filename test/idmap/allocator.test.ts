@@ -13,9 +13,7 @@ import type { RecordStore } from '../../src/state/record-store';
 import { ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
 import type { AttachmentRecord } from '../../src/generated/types';
-import {
-  allocateBlock, blocksOverlapping, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv,
-} from '../../src/idmap/allocator';
+import { allocateBlock, blocksOverlapping, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { blockEntry, blockRow, explicitEntry, readTable, type BlockEntry } from '../../src/idmap/allocation-file';
 import { poolFromConfig, type Pool } from '../../src/idmap/pool';
 import { refuseSharedRanges } from '../../src/idmap/shared-ranges';
@@ -51,8 +49,18 @@ const key = (c: string): AttachmentKey => ({ network: 'n1', containerId: c, ifna
 function record(k: AttachmentKey, extra: Partial<AttachmentRecord>): AttachmentRecord {
   const now = new Date().toISOString();
   return {
-    schemaVersion: 1, ...k, cniVersion: '1.0.0', mode: 'create', phase: 'ready', bootId: 'b', createdAt: now, updatedAt: now,
-    netns: { path: '/run/netns/x', pin: 'none' }, userns: { path: '', pin: 'none' }, delegates: [], ...extra,
+    schemaVersion: 1,
+    ...k,
+    cniVersion: '1.0.0',
+    mode: 'create',
+    phase: 'ready',
+    bootId: 'b',
+    createdAt: now,
+    updatedAt: now,
+    netns: { path: '/run/netns/x', pin: 'none' },
+    userns: { path: '', pin: 'none' },
+    delegates: [],
+    ...extra,
   };
 }
 
@@ -94,7 +102,10 @@ test('lowest free block first; released blocks come back lowest-first', () =>
     const p = pool4();
     assert.equal([await add(env, 'a', p), await add(env, 'b', p), await add(env, 'c', p)], [START, START + B, START + 2 * B]);
     await del(env, 'b');
-    assert.equal(tableIds(dir), [['a', START], ['c', START + 2 * B]]);
+    assert.equal(tableIds(dir), [
+      ['a', START],
+      ['c', START + 2 * B],
+    ]);
     assert.is(await add(env, 'd', p), START + B);
     assert.is(fs.statSync(path.join(dir, 'allocations.json')).mode & 0o777, 0o600);
     assert.equal(env.log.events, [], 'first use of a data dir is not a warning');
@@ -148,7 +159,15 @@ for (const [what, content] of [
       assert.is(await add(env, 'd', p), START);
       assert.is(await add(env, 'e', p), START + 3 * B);
       assert.ok(env.log.events.includes('allocations-rebuilt'), env.log.events.join());
-      assert.equal(tableIds(dir).sort(), [['b', START + B], ['c', START + 2 * B], ['d', START], ['e', START + 3 * B]].sort());
+      assert.equal(
+        tableIds(dir).sort(),
+        [
+          ['b', START + B],
+          ['c', START + 2 * B],
+          ['d', START],
+          ['e', START + 3 * B],
+        ].sort(),
+      );
     }));
 }
 
@@ -188,7 +207,7 @@ test('a full pool drops table entries with no record (ADD killed before its reco
     assert.ok(env.log.events.includes('allocation-orphan-dropped'));
   }));
 
-test('release removes only that attachment\'s entry for that block', () =>
+test("release removes only that attachment's entry for that block", () =>
   withTempDir(async (dir) => {
     const env = envFor(dir);
     const p = pool4();
@@ -205,7 +224,11 @@ test('explicit mappings are table entries: avoided by the allocator, overlap wit
     const env = envFor(dir);
     const p = pool4();
     await addExplicit(env, 'static', START, 10);
-    assert.equal(explicitOf(dir).map((x) => [x.containerId, x.ranges]), [['static', [START, 10]]], 'uid and gid range, once');
+    assert.equal(
+      explicitOf(dir).map((x) => [x.containerId, x.ranges]),
+      [['static', [START, 10]]],
+      'uid and gid range, once',
+    );
     assert.is(await add(env, 'a', p), START + B);
     const m = { uidMappings: [{ containerID: 0, hostID: START + B + 5, size: 1 }], gidMappings: [{ containerID: 0, hostID: 7, size: 1 }] };
     const e = await expectCniError(ErrorCode.MappingInvalid, () => recordExplicit(env, key('new'), m, (held) => refuseSharedRanges(m, 'cniArgs', held)));
@@ -217,7 +240,10 @@ test('explicit mappings are table entries: avoided by the allocator, overlap wit
     await addExplicit(env, 'shared', START + 2 * B, B, false);
     assert.is(await add(env, 'b', p), START + 3 * B);
     await del(env, 'static');
-    assert.equal(explicitOf(dir).map((x) => x.containerId), ['shared']);
+    assert.equal(
+      explicitOf(dir).map((x) => x.containerId),
+      ['shared'],
+    );
     assert.is(await add(env, 'c', p), START, 'released with its record');
   }));
 
@@ -234,11 +260,18 @@ test('a version-1 table is upgraded by a rebuild: explicit ranges from the recor
     assert.is(await add(env, 'b', p), START + 3 * B, 'not START (explicit), START+B (record), START+2B (v1 entry of an interrupted ADD)');
     assert.ok(env.log.events.includes('allocations-rebuilt'));
     assert.is(JSON.parse(fs.readFileSync(path.join(dir, 'allocations.json'), 'utf8')).version, 2);
-    assert.equal(tableIds(dir), [['a', START + B], ['ghost', START + 2 * B], ['b', START + 3 * B]]);
-    assert.equal(explicitOf(dir).map((x) => x.containerId), ['static']);
+    assert.equal(tableIds(dir), [
+      ['a', START + B],
+      ['ghost', START + 2 * B],
+      ['b', START + 3 * B],
+    ]);
+    assert.equal(
+      explicitOf(dir).map((x) => x.containerId),
+      ['static'],
+    );
   }));
 
-test('orphan entries (no record): GC\'s sweep drops blocks and explicit entries, not those of an ADD in flight', () =>
+test("orphan entries (no record): GC's sweep drops blocks and explicit entries, not those of an ADD in flight", () =>
   withTempDir(async (dir) => {
     const env = envFor(dir);
     const p = pool4();
@@ -249,7 +282,12 @@ test('orphan entries (no record): GC\'s sweep drops blocks and explicit entries,
     await withLock(env.store.lockFor(key('inflight')), { timeoutMs: 1000 }, async () => {
       assert.is(await sweepOrphanAllocations(env), 2);
     });
-    assert.equal(blocksOf(dir).map((x) => x.containerId).sort(), ['inflight', 'kept']);
+    assert.equal(
+      blocksOf(dir)
+        .map((x) => x.containerId)
+        .sort(),
+      ['inflight', 'kept'],
+    );
     assert.equal(explicitOf(dir), []);
     assert.is(env.log.events.filter((e) => e === 'allocation-orphan-dropped').length, 2);
     assert.is(await sweepOrphanAllocations(env), 1, 'inflight, once its lock is free');
@@ -265,26 +303,29 @@ test('rebuild: each record read once, outside the table lock; the merge is linea
     let lists = 0;
     let gets = 0;
     const lockFree: boolean[] = [];
-    useStore(env, new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'list') {
-          return () => {
-            lists++;
-            // The table lock must be free while the records are read (flock: one holder per open file).
-            lockFree.push(tryTableLock(dir));
-            return target.list();
-          };
-        }
-        if (prop === 'get') {
-          return (k: AttachmentKey) => {
-            gets++;
-            return target.get(k);
-          };
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    }));
+    useStore(
+      env,
+      new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'list') {
+            return () => {
+              lists++;
+              // The table lock must be free while the records are read (flock: one holder per open file).
+              lockFree.push(tryTableLock(dir));
+              return target.list();
+            };
+          }
+          if (prop === 'get') {
+            return (k: AttachmentKey) => {
+              gets++;
+              return target.get(k);
+            };
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      }),
+    );
     assert.is(await add(env, 'new', p), START + 20 * B);
     assert.equal([lists, gets, lockFree], [1, 0, [true]]);
     assert.is(readTable(dir).table!.blocks.length, 21);
@@ -303,13 +344,16 @@ test('an update that is not a rebuild reads no record', () =>
     const p = pool4();
     await add(env, 'a', p);
     const store = env.store;
-    useStore(env, new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'list' || prop === 'get') return () => assert.unreachable(`store.${String(prop)} called`);
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    }));
+    useStore(
+      env,
+      new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'list' || prop === 'get') return () => assert.unreachable(`store.${String(prop)} called`);
+          const v = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      }),
+    );
     const b = await allocateBlock(env, key('b'), p);
     await addExplicit(env, 'x', 1, 1).catch(() => {}); // put() is allowed, list()/get() are not
     await releaseBlock(env, record(key('b'), { allocation: { pool: b.pool, hostID: b.hostID, size: b.size } }));

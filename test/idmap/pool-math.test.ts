@@ -50,12 +50,18 @@ test('lowestFreeBlock: lowest aligned block clear of every taken span', () => {
 
 test('subuid parsing: entries, comments, blank and malformed lines', () => {
   const f = parseSubid('# comment\nalice:100000:65536\n\n  bob:165536:65536  \nbroken line\ncarol:x:1\ndave:5:0\n1000:2147483648:131072\n', '/x');
-  assert.equal(f.entries.map((e) => [e.owner, e.start, e.end, e.line]), [
-    ['alice', 100000, 165536, 2],
-    ['bob', 165536, 231072, 4],
-    ['1000', 2147483648, 2147483648 + 131072, 8],
-  ]);
-  assert.equal(f.ignored.map((l) => l.line), [5, 6, 7]);
+  assert.equal(
+    f.entries.map((e) => [e.owner, e.start, e.end, e.line]),
+    [
+      ['alice', 100000, 165536, 2],
+      ['bob', 165536, 231072, 4],
+      ['1000', 2147483648, 2147483648 + 131072, 8],
+    ],
+  );
+  assert.equal(
+    f.ignored.map((l) => l.line),
+    [5, 6, 7],
+  );
 });
 
 function withFiles(uid: string, gid: string, fn: (conf: AllocatorConfig) => void): void {

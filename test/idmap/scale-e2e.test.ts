@@ -47,7 +47,11 @@ for (const mode of ['allocator', 'explicit mapping'] as const) {
       else assert.is(tableExplicit(net).length, OTHERS + 1);
 
       const a = net.attachment();
-      for (const [command, env] of [['ADD', {}], ['CHECK', {}], ['DEL', {}]] as const) {
+      for (const [command, env] of [
+        ['ADD', {}],
+        ['CHECK', {}],
+        ['DEL', {}],
+      ] as const) {
         const { r, opens, listedRecordsDir } = traced(net, command, command, a, conf, env);
         assert.is(r.status, 0, `${command}: ${r.stdout}${r.stderr}`);
         assert.is(opens.total, 0, `${command} opened ${opens.total} other records`);

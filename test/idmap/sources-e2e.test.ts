@@ -25,7 +25,10 @@ test('each source gives the userns exactly its mapping, in the documented preced
     const P = freshPoolStart();
     const staticMap = { uidMappings: [{ containerID: 0, hostID: P + 10 * B, size: B }] };
     const rcMap = {
-      uidMappings: [{ containerID: 0, hostID: P + 20 * B, size: 1000 }, { containerID: 1000, hostID: P + 21 * B, size: 5000 }],
+      uidMappings: [
+        { containerID: 0, hostID: P + 20 * B, size: 1000 },
+        { containerID: 1000, hostID: P + 21 * B, size: 5000 },
+      ],
       gidMappings: [{ containerID: 0, hostID: P + 22 * B, size: 2000 }],
     };
     const cniArgs = { CNI_ARGS: `USERNS_UID_MAP=0:${P + 30 * B}:100,100:${P + 31 * B}:65436;USERNS_GID_MAP=0:${P + 32 * B}:65536` };
@@ -104,7 +107,15 @@ test('bad idMappings objects (runtimeConfig and config): rejected naming the key
       [{ uidMappings: [{ containerID: '0', hostID: 1, size: 1 }] }, ['uidMappings[0].containerID', '"0"']],
       [{ gidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }, ['gid mapping was given without a uid mapping']],
       [{ uidMappings: [{ containerID: 0, hostID: 4294967000, size: 1000 }] }, ['uidMappings[0]', 'hostID 4294967000', 'size 1000']],
-      [{ uidMappings: [{ containerID: 0, hostID: 1000, size: 10 }, { containerID: 5, hostID: 5000, size: 10 }] }, ['uidMappings[1]', 'overlaps uidMappings[0]']],
+      [
+        {
+          uidMappings: [
+            { containerID: 0, hostID: 1000, size: 10 },
+            { containerID: 5, hostID: 5000, size: 10 },
+          ],
+        },
+        ['uidMappings[1]', 'overlaps uidMappings[0]'],
+      ],
       ['0:1:1', ['"0:1:1"']],
     ];
     for (const [m, names] of cases) {

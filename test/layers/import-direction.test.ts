@@ -56,11 +56,7 @@ test('the scan finds upward imports of every kind, and only those', () => {
     write('log/c.ts', "const m = await import('../attachment/journal');\n");
     write('ns/d.ts', "import { z } from '../idmap/ranges'; // a lower layer: fine\n");
     write('attachment/e.ts', "import { cmdAdd } from '../commands/add'; // upper to upper: not this rule\n");
-    assert.equal(upwardImports(dir).sort(), [
-      'src/idmap/a.ts imports ../attachment/context',
-      'src/log/c.ts imports ../attachment/journal',
-      'src/state/deep/b.ts imports ../../commands/add',
-    ]);
+    assert.equal(upwardImports(dir).sort(), ['src/idmap/a.ts imports ../attachment/context', 'src/log/c.ts imports ../attachment/journal', 'src/state/deep/b.ts imports ../../commands/add']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,11 @@ test('ADD logs the namespaces step with the engine that ran', async () => {
     const add = net.run('ADD', a, conf);
     assert.is(add.status, 0, add.stdout + add.stderr);
     try {
-      const steps = readFileSync(join(net.dir, 'plugin.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.step === 'namespaces');
+      const steps = readFileSync(join(net.dir, 'plugin.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.step === 'namespaces');
       assert.is(steps.length, 1, JSON.stringify(steps));
       assert.is(steps[0].engine, process.arch === 'x64' ? 'clone' : 'exec');
       assert.type(steps[0].netnsInode, 'number');

@@ -40,12 +40,15 @@ test('plugin SIGKILLed mid-creation: helpers expire by themselves, nothing is mo
     // holderSeconds = 1: both helpers must be gone (or at worst unreaped by init) within ~2 s.
     const deadline = Date.now() + 4000;
     const sab = new Int32Array(new SharedArrayBuffer(4));
-    const alive = () => pids.filter((pid) => {
-      try {
-        const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return !/^\S+ \(.*\) [ZX]/.test(st);
-      } catch { return false; }
-    });
+    const alive = () =>
+      pids.filter((pid) => {
+        try {
+          const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return !/^\S+ \(.*\) [ZX]/.test(st);
+        } catch {
+          return false;
+        }
+      });
     while (alive().length && Date.now() < deadline) Atomics.wait(sab, 0, 0, 50);
     assert.equal(alive(), [], 'helpers outlived the killed plugin');
   } finally {

@@ -27,13 +27,11 @@ test('accepts one range and many independent ranges', () => {
 });
 
 test('container-range overlap names both ranges', () => {
-  rejects(ok([r(0, 100000, 65536), r(0, 300000, 65536)]),
-    'uidMappings[1] (containerID 0, hostID 300000, size 65536): overlaps uidMappings[0]');
+  rejects(ok([r(0, 100000, 65536), r(0, 300000, 65536)]), 'uidMappings[1] (containerID 0, hostID 300000, size 65536): overlaps uidMappings[0]');
 });
 
 test('host-range overlap names both ranges', () => {
-  rejects(ok([r(0, 100000, 65536)], [r(0, 100000, 10), r(10, 100005, 10)]),
-    'gidMappings[1] (containerID 10, hostID 100005, size 10): overlaps gidMappings[0]', 'host');
+  rejects(ok([r(0, 100000, 65536)], [r(0, 100000, 10), r(10, 100005, 10)]), 'gidMappings[1] (containerID 10, hostID 100005, size 10): overlaps gidMappings[0]', 'host');
 });
 
 test('overlap found regardless of order', () => {

@@ -37,7 +37,10 @@ test('unpin: a plain file (dead pin) is removed; a symlink or directory is refus
   const link = `${ROOT}/misc/link`;
   fs.symlinkSync(`${ROOT}/misc/target`, link);
   fs.writeFileSync(`${ROOT}/misc/target`, 't');
-  assert.throws(() => unpin(link), (e: unknown) => e instanceof CniError && /symlink/.test(e.message));
+  assert.throws(
+    () => unpin(link),
+    (e: unknown) => e instanceof CniError && /symlink/.test(e.message),
+  );
   assert.ok(fs.lstatSync(link).isSymbolicLink());
   assert.is(fs.readFileSync(`${ROOT}/misc/target`, 'utf8'), 't');
   assert.throws(() => unpin(`${ROOT}/misc`), /directory/);

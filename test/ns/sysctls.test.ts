@@ -21,11 +21,19 @@ test('sysctl names: net.* only, never outside /proc/sys/net; "/" for a dot insid
   assert.is(sysctlFile('net.ipv4.ping_group_range'), '/proc/sys/net/ipv4/ping_group_range');
   assert.is(sysctlFile('net.ipv4.conf.eth0/100.rp_filter'), '/proc/sys/net/ipv4/conf/eth0.100/rp_filter');
   for (const bad of ['kernel.pid_max', 'net', 'net.', 'net..ipv4', 'net.ipv4.conf.//.x', 'net.ipv4/../../kernel/x', 'net.ipv4.a b', 'net.ipv4.conf./x']) {
-    assert.throws(() => sysctlFile(bad), (e: CniError) => e.code === 7 && e.message.includes(JSON.stringify(bad)), bad);
+    assert.throws(
+      () => sysctlFile(bad),
+      (e: CniError) => e.code === 7 && e.message.includes(JSON.stringify(bad)),
+      bad,
+    );
   }
   assert.is(sysctlValue('k', 1), '1');
   assert.is(sysctlValue('k', '0 65535'), '0 65535');
-  for (const bad of ['a\nb', 1.5, null, {}, 'x'.repeat(4097)]) assert.throws(() => sysctlValue('net.k', bad), (e: CniError) => e.code === 7 && e.message.includes('net.k'));
+  for (const bad of ['a\nb', 1.5, null, {}, 'x'.repeat(4097)])
+    assert.throws(
+      () => sysctlValue('net.k', bad),
+      (e: CniError) => e.code === 7 && e.message.includes('net.k'),
+    );
 });
 
 test('ping_group_range: the pod gid range, mapped to host gids; unmapped gids refused naming the key', () => {
@@ -33,7 +41,10 @@ test('ping_group_range: the pod gid range, mapped to host gids; unmapped gids re
   assert.is(pingGroupRangeFor(gids), '100000 165535');
   assert.equal(inHostIds({ key: PING_GROUP_RANGE, value: '0 999' }, gids), { key: PING_GROUP_RANGE, value: '100000 100999' });
   assert.equal(inHostIds({ key: PING_GROUP_RANGE, value: '1 0' }, gids).value, '1 0');
-  assert.throws(() => inHostIds({ key: PING_GROUP_RANGE, value: '0 70000' }, gids), (e: CniError) => e.code === 7 && /gid 70000 .* not mapped/.test(e.message));
+  assert.throws(
+    () => inHostIds({ key: PING_GROUP_RANGE, value: '0 70000' }, gids),
+    (e: CniError) => e.code === 7 && /gid 70000 .* not mapped/.test(e.message),
+  );
   assert.equal(inHostIds({ key: 'net.ipv4.ip_forward', value: '1' }, gids).value, '1');
 });
 
@@ -57,8 +68,14 @@ test('applied inside the netns: the pod reads them, the host keeps its own', asy
     const tasks = readdirSync('/proc/self/task').map((t) => readlinkSync(`/proc/self/task/${t}/ns/net`));
     assert.is(new Set(tasks).size, 1, tasks.join(' '));
 
-    assert.throws(() => applySysctls(p.netnsPin, [{ key: 'net.ipv4.no_such_thing', value: '1' }]), (e: CniError) => e.code === 100 && e.message.includes('net.ipv4.no_such_thing') && e.message.includes('ENOENT'));
-    assert.throws(() => applySysctls(p.netnsPin, [{ key: 'net.ipv4.ip_forward', value: 'banana' }]), (e: CniError) => e.code === 100 && e.message.includes('net.ipv4.ip_forward') && e.message.includes('EINVAL'));
+    assert.throws(
+      () => applySysctls(p.netnsPin, [{ key: 'net.ipv4.no_such_thing', value: '1' }]),
+      (e: CniError) => e.code === 100 && e.message.includes('net.ipv4.no_such_thing') && e.message.includes('ENOENT'),
+    );
+    assert.throws(
+      () => applySysctls(p.netnsPin, [{ key: 'net.ipv4.ip_forward', value: 'banana' }]),
+      (e: CniError) => e.code === 100 && e.message.includes('net.ipv4.ip_forward') && e.message.includes('EINVAL'),
+    );
   } finally {
     safeUnpin(p.netnsPin, p.usernsPin);
   }

@@ -145,7 +145,7 @@ for (const [what, extra, mention] of badConfigs) {
   });
 }
 
-test('the error is answered in the caller\'s cniVersion', () => {
+test("the error is answered in the caller's cniVersion", () => {
   const r = runPlugin(env({ CNI_IFNAME: '..' }), conf({ cniVersion: '0.4.0' }));
   assert.is(r.json.cniVersion, '0.4.0');
 });

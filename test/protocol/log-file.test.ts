@@ -28,7 +28,10 @@ function expectSkipped(r: ReturnType<typeof del>, why: RegExp) {
   assert.is(r.status, 0, `DEL answered: ${r.stdout} ${r.stderr}`);
   assert.is(r.stdout, '', 'nothing but the result on stdout');
   assert.ok(r.ms < 8000, `answered promptly (${r.ms} ms)`);
-  const lines = r.stderr.trim().split('\n').filter((l) => l.includes('logFile'));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.includes('logFile'));
   assert.is(lines.length, 1, r.stderr);
   assert.match(lines[0]!, why);
 }

@@ -26,7 +26,7 @@ function withDirs(fn: (cacheDir: string, dataDir: string) => void) {
   }
 }
 
-test('first run writes the addon and the verb\'s code cache, root-only', () => {
+test("first run writes the addon and the verb's code cache, root-only", () => {
   withDirs((cache, data) => {
     const r = del(cache, data);
     assert.is(r.status, 0, r.stdout);

@@ -28,8 +28,11 @@ async function until<T>(what: string, ms: number, fn: () => T | undefined): Prom
   throw new Error(`timed out waiting for ${what}`);
 }
 
-test('ctr run --cni: adopt mode gives the container its IP; ctr\'s DEL with empty CNI_NETNS cleans up', async () => {
-  if (missing) { console.log(`SKIP containerd test: ${missing}`); return; }
+test("ctr run --cni: adopt mode gives the container its IP; ctr's DEL with empty CNI_NETNS cleans up", async () => {
+  if (missing) {
+    console.log(`SKIP containerd test: ${missing}`);
+    return;
+  }
   await withNet(async (net) => {
     const work = mkdtempSync(join(tmpdir(), 'uxn-ctrd-'));
     chmodSync(work, 0o711);
@@ -49,13 +52,34 @@ test('ctr run --cni: adopt mode gives the container its IP; ctr\'s DEL with empt
       mkdirSync(gate);
       const script = 'ip -o -4 addr show dev eth0; i=0; while [ ! -e /x/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
       // FIFOs and runc state in our dirs, not under /run/containerd.
-      const argv = cni.wrap(['ctr', '--address', cd.sock, 'run', '--rm', '--cni', '--fifo-dir', join(work, 'fifo'), '--runc-root', join(work, 'runc'),
-        '--mount', `type=bind,src=${gate},dst=/x,options=rbind:ro`, ref, id, 'sh', '-c', script]);
+      const argv = cni.wrap([
+        'ctr',
+        '--address',
+        cd.sock,
+        'run',
+        '--rm',
+        '--cni',
+        '--fifo-dir',
+        join(work, 'fifo'),
+        '--runc-root',
+        join(work, 'runc'),
+        '--mount',
+        `type=bind,src=${gate},dst=/x,options=rbind:ro`,
+        ref,
+        id,
+        'sh',
+        '-c',
+        script,
+      ]);
       const run = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
       ctrRun = run;
       let out = '';
-      run.stdout!.on('data', (d) => { out += d; });
-      run.stderr!.on('data', (d) => { out += d; });
+      run.stdout!.on('data', (d) => {
+        out += d;
+      });
+      run.stderr!.on('data', (d) => {
+        out += d;
+      });
       const exited = new Promise<number | null>((r) => run.on('exit', (code) => r(code)));
 
       const dd = ['--data-dir', net.dataDir];
@@ -84,7 +108,12 @@ test('ctr run --cni: adopt mode gives the container its IP; ctr\'s DEL with empt
 
       writeFileSync(join(gate, 'go'), '');
       let timer: NodeJS.Timeout | undefined;
-      const status = await Promise.race([exited, new Promise<string>((r) => { timer = setTimeout(() => r('timeout'), 30_000); })]);
+      const status = await Promise.race([
+        exited,
+        new Promise<string>((r) => {
+          timer = setTimeout(() => r('timeout'), 30_000);
+        }),
+      ]);
       clearTimeout(timer);
       assert.is(status, 0, `ctr run: ${status}: ${out}`);
       assert.equal(opJson(['list', '--json', ...dd]).attachments, [], 'record removed by the DEL');

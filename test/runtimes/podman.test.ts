@@ -47,7 +47,10 @@ const records = (net: TestNet) => {
 
 for (const variant of ['plain', 'uidmap'] as const) {
   test(`podman run (${variant}): adopt mode, the container has the IP, stop/rm reach DEL and leave nothing`, async () => {
-    if (missing) { console.log(`SKIP podman test: ${missing}`); return; }
+    if (missing) {
+      console.log(`SKIP podman test: ${missing}`);
+      return;
+    }
     await withPodman(async (p, work, net) => {
       const ref = `localhost/uxbusybox:${uniqueName('t')}`;
       importBusybox(p, work, ref);
@@ -77,7 +80,10 @@ for (const variant of ['plain', 'uidmap'] as const) {
         const oci = p.inNs(['/bin/sh', '-c', `exec "$(ls ${work}/cni-bin/userns-netns)" oci ${row.containerId} --data-dir ${net.dataDir}`]);
         assert.is(oci.status, 0, oci.stderr);
         const frag = JSON.parse(oci.stdout);
-        assert.equal(frag.linux.namespaces, [{ type: 'user', path: usernsPin }, { type: 'network', path: row.netns }]);
+        assert.equal(frag.linux.namespaces, [
+          { type: 'user', path: usernsPin },
+          { type: 'network', path: row.netns },
+        ]);
         assert.equal([frag.linux.uidMappings, frag.linux.gidMappings], [mapping, mapping], 'the same mappings podman used');
         const inode = /^user:\[(\d+)\]$/.exec(p.podman(['exec', name, 'busybox', 'readlink', '/proc/self/ns/user']).stdout.trim())?.[1];
         assert.is(p.inNs(['stat', '-L', '-c', '%i', usernsPin]).stdout.trim(), inode, "the pin is the container's user namespace");

@@ -20,8 +20,11 @@ function script(gateway: string): string {
   return `ip addr; ping -c1 -W5 ${gateway}; echo "ping-status=$?"; grep ' /sys ' /proc/mounts; ls /sys/class/net`;
 }
 
-test('runc joins the plugin\'s userns+netns: /sys mounted, eth0 has the ADD IP, gateway answers; host-owned netns fails', async () => {
-  if (missing) { console.log(`SKIP runc test: ${missing}`); return; }
+test("runc joins the plugin's userns+netns: /sys mounted, eth0 has the ADD IP, gateway answers; host-owned netns fails", async () => {
+  if (missing) {
+    console.log(`SKIP runc test: ${missing}`);
+    return;
+  }
   await withNet(async (net) => {
     const work = mkdtempSync(join(tmpdir(), 'uxn-runc-'));
     chmodSync(work, 0o711); // the container's root (an unprivileged host uid) must traverse it
@@ -64,7 +67,10 @@ test('runc joins the plugin\'s userns+netns: /sys mounted, eth0 has the ADD IP, 
       assert.is(ex.status, 0, ex.stderr);
       assert.match(ex.stdout, new RegExp(`eth0\\s+inet ${ip.address.replace(/\./g, '\\.')} `));
       const ins = opJson(['inspect', a.containerId, '--json', '--data-dir', net.dataDir]).attachments[0];
-      assert.equal(ins.record.result.ips.map((i: { address: string }) => i.address), [ip.address]);
+      assert.equal(
+        ins.record.result.ips.map((i: { address: string }) => i.address),
+        [ip.address],
+      );
       assert.is(ins.check.live, true);
 
       const del = net.run('DEL', a, net.conf('1.0.0'));
@@ -78,7 +84,10 @@ test('runc joins the plugin\'s userns+netns: /sys mounted, eth0 has the ADD IP, 
 });
 
 test('runc joins an adopted userns-owned netns (made like containerd 2.x) through the oci fragment as is: /sys mounted, eth0 has the IP', async () => {
-  if (missing) { console.log(`SKIP runc test: ${missing}`); return; }
+  if (missing) {
+    console.log(`SKIP runc test: ${missing}`);
+    return;
+  }
   await withNet(async (net) => {
     const work = mkdtempSync(join(tmpdir(), 'uxn-runc-'));
     chmodSync(work, 0o711);

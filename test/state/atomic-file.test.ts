@@ -4,14 +4,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../src/cni/errors';
-import {
-  checkPrivateDir,
-  ensurePrivateDir,
-  readFileNoFollow,
-  removeFileDurable,
-  sweepTempFiles,
-  writeFileAtomic,
-} from '../../src/state/atomic-file';
+import { checkPrivateDir, ensurePrivateDir, readFileNoFollow, removeFileDurable, sweepTempFiles, writeFileAtomic } from '../../src/state/atomic-file';
 import { expectCniError, modeOf, withTempDir } from './helpers';
 
 test('writeFileAtomic writes a 0600 file, replaces it, and leaves no temp file', () =>

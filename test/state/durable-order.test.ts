@@ -11,7 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { CNI_BIN, PLUGIN, mutantEnv } from '../helpers/plugin';
 import { withNet } from '../helpers/host';
 
-interface Call { name: string; args: string }
+interface Call {
+  name: string;
+  args: string;
+}
 
 function syscalls(log: string): Call[] {
   const out: Call[] = [];

@@ -13,13 +13,7 @@ test('ordinary CNI names pass through readably and round-trip', () => {
 });
 
 test('unusual characters (allowed in ifnames) are encoded and round-trip', () => {
-  for (const k of [
-    key('net.v1', 'a_b-c.d', 'eth0.100'),
-    key('n', 'c', 'if+x%y'),
-    key('n', 'c', 'wlan@ü'),
-    key('n', 'c', '.hidden'),
-    key('n', 'c', 'a b:c\\d'),
-  ]) {
+  for (const k of [key('net.v1', 'a_b-c.d', 'eth0.100'), key('n', 'c', 'if+x%y'), key('n', 'c', 'wlan@ü'), key('n', 'c', '.hidden'), key('n', 'c', 'a b:c\\d')]) {
     const name = keyToFileName(k);
     assert.not.ok(name.includes('/'), name);
     assert.equal(name.split('+').length, 3, name);
@@ -74,16 +68,16 @@ test('the limit counts the longest derived name: every record name that passes h
 
 test('fileNameToKey ignores names the store did not write', () => {
   for (const name of [
-    'a+b+c',                 // no suffix
-    'a+b.json',              // two parts
-    'a+b+c+d.json',          // four parts
-    '+b+c.json',             // empty part
-    'a+%2E%2E+c.json',       // non-canonical '..'
-    'a+..+c.json',           // '..' itself
-    'a+x%2Fy+c.json',        // decodes to a '/'
-    'a+%2f+c.json',          // lowercase hex is not canonical
+    'a+b+c', // no suffix
+    'a+b.json', // two parts
+    'a+b+c+d.json', // four parts
+    '+b+c.json', // empty part
+    'a+%2E%2E+c.json', // non-canonical '..'
+    'a+..+c.json', // '..' itself
+    'a+x%2Fy+c.json', // decodes to a '/'
+    'a+%2f+c.json', // lowercase hex is not canonical
     'a+%ZZ+c.json',
-    'a+%C3+c.json',          // invalid UTF-8
+    'a+%C3+c.json', // invalid UTF-8
     '.rec.json.1.ab.tmp',
   ]) {
     assert.is(fileNameToKey(name), undefined, name);

@@ -11,8 +11,7 @@ interface Rec {
   schema: 1;
   ip: string;
 }
-const isRec = (x: unknown): x is Rec =>
-  typeof x === 'object' && x !== null && (x as Rec).schema === 1 && typeof (x as Rec).ip === 'string';
+const isRec = (x: unknown): x is Rec => typeof x === 'object' && x !== null && (x as Rec).schema === 1 && typeof (x as Rec).ip === 'string';
 const k = (containerId: string, ifname = 'eth0', network = 'net1'): AttachmentKey => ({ network, containerId, ifname });
 
 test('put/get round trip: 0700 dirs, 0600 file, no temp files', () =>
@@ -72,7 +71,10 @@ test('list() returns every record with its key, corrupt ones flagged, temp and f
     );
     for (const e of good) assert.equal(store.get(e.key), e.record);
     const bad = listed.filter((e) => isCorrupt(e.record));
-    assert.equal(bad.map((e) => e.key), [k('bad')]);
+    assert.equal(
+      bad.map((e) => e.key),
+      [k('bad')],
+    );
     assert.equal(new RecordStore<Rec>(path.join(dir, 'empty')).list(), []);
   }));
 
@@ -159,7 +161,11 @@ test('a lock file lives only as long as its record: no residue from DEL or CHECK
     assert.ok(fs.existsSync(lockPath), 'a record was written: its lock file stays');
     await store.withLock(k('c1'), { timeoutMs: 1000 }, () => store.delete(k('c1')));
     assert.not.ok(fs.existsSync(lockPath), 'the record was deleted: so is its lock file');
-    await expectCniError(ErrorCode.IoFailure, () => store.withLock(k('c1'), { timeoutMs: 1000 }, () => { throw new CniError(ErrorCode.IoFailure, 'x'); }));
+    await expectCniError(ErrorCode.IoFailure, () =>
+      store.withLock(k('c1'), { timeoutMs: 1000 }, () => {
+        throw new CniError(ErrorCode.IoFailure, 'x');
+      }),
+    );
     assert.not.ok(fs.existsSync(lockPath), 'also when fn throws');
   }));
 
@@ -230,7 +236,9 @@ test('put() latency with fsyncs (journal budget: several puts per ADD)', () =>
     // A record of realistic size: pins, mappings, two delegate results.
     const store = new RecordStore<object>(path.join(dir, 'data'));
     const record = {
-      schema: 1, bootId: currentBootId(), mode: 'create',
+      schema: 1,
+      bootId: currentBootId(),
+      mode: 'create',
       pins: { netns: '/run/netns/x', userns: '/run/userns/x', netnsIno: 4026532000, usernsIno: 4026532001 },
       mappings: { uid: [{ containerID: 0, hostID: 100000, size: 65536 }], gid: [{ containerID: 0, hostID: 100000, size: 65536 }] },
       delegates: [{ type: 'bridge', version: '1.0.0', result: { ips: [{ address: '10.88.0.2/16' }], interfaces: [{ name: 'cni0' }] } }],
@@ -248,7 +256,7 @@ test('put() latency with fsyncs (journal budget: several puts per ADD)', () =>
     assert.ok(samples[Math.floor(samples.length / 2)]! < 50, 'median put() stays well under the plugin budget');
   }));
 
-test('record writes make their temp files in records-tmp/: sweepTemp(key) removes only that key\'s and never lists records/', () =>
+test("record writes make their temp files in records-tmp/: sweepTemp(key) removes only that key's and never lists records/", () =>
   withTempDir((dir) => {
     const store = new RecordStore<Rec>(dir, { validate: isRec });
     store.put(k('c1'), { schema: 1, ip: '10.0.0.2' });

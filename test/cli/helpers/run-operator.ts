@@ -3,7 +3,11 @@ import { validateOperatorOutput } from '../../../src/generated/validators';
 import { spawnSync } from 'node:child_process';
 import { PLUGIN } from '../../helpers/plugin';
 
-export interface OpRun { status: number | null; stdout: string; stderr: string }
+export interface OpRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function op(args: string[]): OpRun {
   const r = spawnSync(PLUGIN, args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, encoding: 'utf8', timeout: 60_000 });

@@ -100,13 +100,7 @@ export interface CnitoolRun {
   stderr: string;
 }
 
-export function cnitool(
-  verb: 'add' | 'check' | 'del',
-  e: CnitoolEnv,
-  network: string,
-  netnsPath: string,
-  extra: { CNI_ARGS?: string; CAP_ARGS?: string } = {},
-): CnitoolRun {
+export function cnitool(verb: 'add' | 'check' | 'del', e: CnitoolEnv, network: string, netnsPath: string, extra: { CNI_ARGS?: string; CAP_ARGS?: string } = {}): CnitoolRun {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     NETCONFPATH: e.netconfPath,

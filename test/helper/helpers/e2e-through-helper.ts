@@ -14,11 +14,12 @@ const h = await startHelper();
 // Restarted when a test's failpoint kills it, as systemd's Restart=always would.
 let current = h;
 let finished = false;
-const supervise = (x: typeof h): void => void x.exited.then(async () => {
-  if (finished) return;
-  current = await startHelper({ dir: h.dir });
-  supervise(current);
-});
+const supervise = (x: typeof h): void =>
+  void x.exited.then(async () => {
+    if (finished) return;
+    current = await startHelper({ dir: h.dir });
+    supervise(current);
+  });
 supervise(h);
 let status = 1;
 try {

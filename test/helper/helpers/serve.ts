@@ -46,7 +46,10 @@ export async function startHelper(opts: { plugin?: string; dir?: string } = {}):
     exited,
     log: () => {
       try {
-        return readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        return readFileSync(logFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
       } catch {
         return [];
       }

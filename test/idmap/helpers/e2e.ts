@@ -26,7 +26,10 @@ export function allocConf(net: TestNet, allocator: Record<string, unknown>, extr
 
 /** uid_map or gid_map of a pinned userns, one "inside outside size" string per line. */
 export function nsMap(usernsPin: string, which: 'uid_map' | 'gid_map'): string[] {
-  return sh('nsenter', [`--user=${usernsPin}`, 'cat', `/proc/self/${which}`]).trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  return sh('nsenter', [`--user=${usernsPin}`, 'cat', `/proc/self/${which}`])
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).join(' '));
 }
 
 export function recordOf(net: TestNet, containerId: string): any {
@@ -50,12 +53,19 @@ export function tableBlocks(net: TestNet): Array<[string, number]> {
 /** Attachments with an explicit mapping in the allocation table, by container id. */
 export function tableExplicit(net: TestNet): string[] {
   if (!existsSync(join(net.dataDir, 'allocations.json'))) return [];
-  return readTable(net.dataDir).table!.explicit.map((x) => x[1]).sort();
+  return readTable(net.dataDir)
+    .table!.explicit.map((x) => x[1])
+    .sort();
 }
 
 export function logEvents(net: TestNet): Array<Record<string, unknown>> {
   const f = join(net.dir, 'plugin.log');
-  return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  return existsSync(f)
+    ? readFileSync(f, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 }
 
 /** Everything an ADD could leave: pins, mounts, helpers, veths, IPAM reservations, records, table. */

@@ -8,10 +8,7 @@ import type { AllocationRef } from '../../../src/generated/types';
 import type { LockHandle } from '../../../src/state/lock';
 import type { AttachmentKey } from '../../../src/state/names';
 
-type FakeRecord =
-  | { key: AttachmentKey; allocation: AllocationRef }
-  | { key: AttachmentKey; explicit: { hostID: number; size: number } }
-  | { key: AttachmentKey; corrupt: true; allocation?: AllocationRef };
+type FakeRecord = { key: AttachmentKey; allocation: AllocationRef } | { key: AttachmentKey; explicit: { hostID: number; size: number } } | { key: AttachmentKey; corrupt: true; allocation?: AllocationRef };
 
 export class FakeRecords implements AllocatorRecords {
   private readonly records = new Map<string, FakeRecord>();

@@ -27,7 +27,8 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 
 /** Mounts at or below `dir` (snapshots, shim rootfs), deepest first. */
 export function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
@@ -40,7 +41,11 @@ const RUN_SUBDIRS = ['s', 'fifo', 'runc/default', 'runc'];
 
 function removeEmptyRunDirs(): void {
   for (const d of [...RUN_SUBDIRS.map((s) => join(RUN_DIR, s)), RUN_DIR]) {
-    try { rmdirSync(d); } catch { /* missing or not empty: not ours to touch */ }
+    try {
+      rmdirSync(d);
+    } catch {
+      /* missing or not empty: not ours to touch */
+    }
   }
 }
 
@@ -51,7 +56,9 @@ export async function startContainerd(work: string): Promise<Containerd> {
   for (const d of [root, state, join(work, 'opt')]) mkdirSync(d, { recursive: true, mode: 0o711 });
   const sock = join(work, 'containerd.sock');
   const config = join(work, 'config.toml');
-  writeFileSync(config, `version = 2
+  writeFileSync(
+    config,
+    `version = 2
 root = "${root}"
 state = "${state}"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
@@ -61,7 +68,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = "${sock}.ttrpc"
 [plugins."io.containerd.internal.v1.opt"]
   path = "${join(work, 'opt')}"
-`);
+`,
+  );
   const log = join(work, 'containerd.log');
   const fd = openSync(log, 'a');
   const child: ChildProcess = spawn('containerd', ['--config', config], { stdio: ['ignore', fd, fd] });
@@ -75,7 +83,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     }
     // containerd-shim-runc-v2 -namespace default -address <sock> ...
     for (const p of pidsWithArg(sock)) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       await waitGone(p, 2000);
     }
     for (const m of mountsUnder(work)) sh('umount', ['-l', m], { allowFail: true });

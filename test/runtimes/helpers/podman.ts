@@ -23,7 +23,11 @@ export function podmanMissing(): string | undefined {
   return undefined;
 }
 
-export interface Run { status: number | null; stdout: string; stderr: string }
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export interface Podman {
   /** The CNI config dir podman reads networks from. */
@@ -45,7 +49,9 @@ export async function startPodman(work: string): Promise<Podman> {
   for (const p of readdirSync(CNI_BIN)) symlinkSync(join(CNI_BIN, p), join(dirs.bin, p));
 
   const conf = join(work, 'containers.conf');
-  writeFileSync(conf, `[containers]
+  writeFileSync(
+    conf,
+    `[containers]
 cgroups = "disabled"
 default_ulimits = []
 log_driver = "k8s-file"
@@ -64,7 +70,8 @@ crun = ["${join(PODMAN_TREE, 'usr/bin/crun')}"]
 network_backend = "cni"
 cni_plugin_dirs = ["${dirs.bin}"]
 network_config_dir = "${dirs.netDir}"
-`);
+`,
+  );
   const storage = join(work, 'storage.conf');
   writeFileSync(storage, `[storage]\ndriver = "vfs"\ngraphroot = "${join(dirs.storage, 'graph')}"\nrunroot = "${dirs.run}"\n`);
   const registries = join(work, 'registries.conf');
@@ -101,14 +108,17 @@ network_config_dir = "${dirs.netDir}"
     const r = spawnSync('nsenter', ['-t', String(pid), '-m', '--', ...cmd], { env, input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
-  const podman = (args: string[], opts: { timeoutMs?: number } = {}) =>
-    inNs([PODMAN, '--root', join(dirs.storage, 'graph'), '--runroot', dirs.run, ...args], opts);
+  const podman = (args: string[], opts: { timeoutMs?: number } = {}) => inNs([PODMAN, '--root', join(dirs.storage, 'graph'), '--runroot', dirs.run, ...args], opts);
 
   const stop = async () => {
     podman(['rm', '-f', '-a', '-t', '0'], { timeoutMs: 60_000 });
     // conmon outlives podman (reparented to init): ours carry our work dir in their arguments.
     for (const p of [...pidsWithArg(work, { within: true }), pid]) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     for (let t = 0; existsSync(`/proc/${pid}`) && t < 5000; t += 50) await sleep(50);
   };

@@ -21,11 +21,6 @@ export function privateCni(work: string, conflist: object): PrivateCni {
   writeFileSync(join(netd, '10-userns.conflist'), JSON.stringify(conflist, null, 2));
   copyFileSync(PLUGIN, join(bin, 'userns-netns')); // outside dist/: no package.json above it
   for (const p of readdirSync(CNI_BIN)) symlinkSync(join(CNI_BIN, p), join(bin, p));
-  const script = [
-    'set -e',
-    `mount -t overlay overlay -o lowerdir=/etc,upperdir=${etcUpper},workdir=${etcWork} /etc`,
-    `mount --bind ${opt} /opt`,
-    'exec "$@"',
-  ].join('\n');
+  const script = ['set -e', `mount -t overlay overlay -o lowerdir=/etc,upperdir=${etcUpper},workdir=${etcWork} /etc`, `mount --bind ${opt} /opt`, 'exec "$@"'].join('\n');
   return { wrap: (cmd) => ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', ...cmd] };
 }

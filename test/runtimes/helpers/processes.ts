@@ -11,7 +11,9 @@ export function pidsWithArg(arg: string, opts: { within?: boolean } = {}): numbe
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
       if (argv.some((a) => (opts.within ? a.includes(arg) : a === arg))) out.push(Number(d));
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return out;
 }

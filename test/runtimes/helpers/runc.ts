@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { sh } from '../../helpers/host';
 import { makeRootfs } from './busybox';
 
-export interface IdMap { containerID: number; hostID: number; size: number }
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
 export interface LinuxFragment {
   namespaces: { type: string; path?: string }[];
   uidMappings?: IdMap[];
@@ -36,7 +40,11 @@ export function makeBundle(dir: string, script: string, linux: LinuxFragment): s
   return dir;
 }
 
-export interface RuncRun { status: number | null; stdout: string; stderr: string }
+export interface RuncRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function runcRun(stateRoot: string, bundle: string, id: string): RuncRun {
   const r = spawnSync('runc', ['--root', stateRoot, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 60_000 });
