@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # File names relative to test/. A new unit test file goes in this list.
-UNIT='^(cni/[^/]+|config/netconf|state/names|idmap/pool-math|delegate/(env|prepare|find))\.test\.ts$'
+UNIT='^(cni/[^/]+|config/netconf|state/names|idmap/(pool-math|allocator-port)|delegate/(env|prepare|find)|layers/import-direction)\.test\.ts$'
 uvu=(node --import tsx node_modules/uvu/bin.js)
 case "${1:-}" in
   unit)
@@ -17,9 +17,13 @@ case "${1:-}" in
   root)
     exec bash test/helpers/private-host.sh bash "$0" root-inside ;;
   root-inside)
-    "${uvu[@]}" test --no-color -i fixtures -i helpers -i bench -i "$UNIT"
-    USERNS_NETNS_TEST_PLUGIN=script "${uvu[@]}" test/e2e --no-color
-    exec node --import tsx test/helper/helpers/e2e-through-helper.ts ;;
+    # Every stage runs even when one fails (CI counts each stage's summary); the status is
+    # the first failure's.
+    status=0
+    "${uvu[@]}" test --no-color -i fixtures -i helpers -i bench -i "$UNIT" || status=$?
+    USERNS_NETNS_TEST_PLUGIN=script "${uvu[@]}" test/e2e --no-color || { [ "$status" -ne 0 ] || status=$?; }
+    node --import tsx test/helper/helpers/e2e-through-helper.ts || { [ "$status" -ne 0 ] || status=$?; }
+    exit "$status" ;;
   *)
     echo "usage: $0 unit|root" >&2
     exit 2 ;;
