@@ -23,6 +23,7 @@ import type { Logger } from '../../src/log/logger';
 import { withLock } from '../../src/state/lock';
 import type { AttachmentKey } from '../../src/state/names';
 import { expectCniError, withTempDir } from '../state/helpers';
+import { readyRecord } from './helpers/ready-record';
 
 const B = 65536;
 const quietLog: Logger = { error: () => {}, info: () => {}, debug: () => {}, step: () => () => 0, bind: () => {}, close: () => {} };
@@ -35,23 +36,7 @@ const pool = () => poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, cou
 
 const key = (c: string): AttachmentKey => ({ network: 'n', containerId: c, ifname: 'eth0' });
 
-function record(k: AttachmentKey, hostID: number): AttachmentRecord {
-  const now = new Date().toISOString();
-  return {
-    schemaVersion: 1,
-    ...k,
-    cniVersion: '1.0.0',
-    mode: 'create',
-    phase: 'ready',
-    bootId: 'b',
-    createdAt: now,
-    updatedAt: now,
-    netns: { path: '/run/netns/x', pin: 'none' },
-    userns: { path: '', pin: 'none' },
-    delegates: [],
-    allocation: { pool: pool().id, hostID, size: B },
-  };
-}
+const record = (k: AttachmentKey, hostID: number): AttachmentRecord => readyRecord(k, { allocation: { pool: pool().id, hostID, size: B } });
 
 /** Holds `lockPath` from another process (flock(1)) for `ms`; resolves once it is held. */
 async function holdLock(lockPath: string, ms: number): Promise<{ release: () => void }> {

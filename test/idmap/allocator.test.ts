@@ -21,6 +21,7 @@ import type { Logger } from '../../src/log/logger';
 import { withLock } from '../../src/state/lock';
 import type { AttachmentKey } from '../../src/state/names';
 import { expectCniError, withTempDir } from '../state/helpers';
+import { readyRecord } from './helpers/ready-record';
 
 const B = 65536;
 const START = 1_000 * B;
@@ -46,23 +47,7 @@ function useStore(env: TestEnv, store: RecordStore<AttachmentRecord>): void {
 
 const key = (c: string): AttachmentKey => ({ network: 'n1', containerId: c, ifname: 'eth0' });
 
-function record(k: AttachmentKey, extra: Partial<AttachmentRecord>): AttachmentRecord {
-  const now = new Date().toISOString();
-  return {
-    schemaVersion: 1,
-    ...k,
-    cniVersion: '1.0.0',
-    mode: 'create',
-    phase: 'ready',
-    bootId: 'b',
-    createdAt: now,
-    updatedAt: now,
-    netns: { path: '/run/netns/x', pin: 'none' },
-    userns: { path: '', pin: 'none' },
-    delegates: [],
-    ...extra,
-  };
-}
+const record = readyRecord;
 
 /** Allocates and writes the record, as ADD does. */
 async function add(env: TestEnv, c: string, pool: Pool): Promise<number> {
