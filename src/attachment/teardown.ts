@@ -1,7 +1,7 @@
 // The one DEL path, used by DEL, by ADD's rollback and by GC: it works from the record alone.
 // Delegates first (reverse order), then our pins, then the record - last, and only when
 // everything before it succeeded, so a failed teardown can be finished by the next DEL or GC.
-import { CniError, asCniError, combineErrors } from '../cni/errors';
+import { type CniError, asCniError, combineErrors } from '../cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace, isLiveNetnsPin, unpin } from '../ns';
 import { fileHoldsToken, removeReservationTemp } from '../ns/pins';

@@ -65,6 +65,7 @@ test("a failed ADD's stack maps back to the failpoint and the ADD step in src/",
     assert.ok(r.stderr.includes(`(userns-netns#code-${hash}:`), `frames name the build: ${r.stderr}`);
     const mapped = toSource(PLUGIN, r.stderr);
     assert.is(mapped.status, 0, mapped.stderr);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source line itself, searched for as text
     const throwLine = lineOf('src/attachment/failpoints.ts', 'throw new CniError(ErrorCode.Internal, `failpoint ${name}`)');
     // The journal step that passes the failpoint, and cmdAdd's step that calls it.
     const journalLine = lineOf('src/attachment/journal.ts', "failpoint('add-after-allocation')");

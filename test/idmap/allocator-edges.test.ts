@@ -188,7 +188,10 @@ test('an attachment moving from an explicit mapping to the allocator keeps no ex
     assert.equal(readTable(dir).table!.explicit, []);
     // A table holding both for one attachment (its block, and an explicit entry): the block comes back, the entry goes.
     await recordExplicit(env, key('b'), m);
-    await updateTable(env, (t) => (t.blocks.push(['n', 'b', 'eth0', p.id, p.spans[0]!.start + B, B, 0]), { value: undefined, changed: true }));
+    await updateTable(env, (t) => {
+      t.blocks.push(['n', 'b', 'eth0', p.id, p.spans[0]!.start + B, B, 0]);
+      return { value: undefined, changed: true };
+    });
     const again = await allocateBlock(env, key('b'), p);
     assert.equal([again.reused, again.hostID], [true, p.spans[0]!.start + B]);
     assert.equal(readTable(dir).table!.explicit.map(explicitEntry), []);
@@ -214,7 +217,10 @@ test('a block taken below others is inserted in host-id order', () =>
     const env = envFor(dir, 2000);
     const p = pool();
     for (const c of ['a', 'b', 'c']) await allocateBlock(env, key(c), p);
-    await updateTable(env, (t) => ((t.blocks = t.blocks.filter((r) => r[1] !== 'a')), { value: undefined, changed: true }));
+    await updateTable(env, (t) => {
+      t.blocks = t.blocks.filter((r) => r[1] !== 'a');
+      return { value: undefined, changed: true };
+    });
     await allocateBlock(env, key('d'), p); // the lowest block, freed by a
     assert.equal(
       readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]),
@@ -244,7 +250,10 @@ test('a retried ADD keeps its block only while it lies inside the pool: the last
     const last = await allocateBlock(env, key('y'), two);
     assert.is(last.hostID, 2_001 * B);
     assert.equal([(await allocateBlock(env, key('y'), two)).reused, last.hostID], [true, 2_001 * B], "the pool's last block fits it");
-    await updateTable(env, (t) => ((t.blocks = t.blocks.filter((r) => r[1] !== 'x')), { value: undefined, changed: true }));
+    await updateTable(env, (t) => {
+      t.blocks = t.blocks.filter((r) => r[1] !== 'x');
+      return { value: undefined, changed: true };
+    });
     const one = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 1 });
     const moved = await allocateBlock(env, key('y'), one);
     assert.equal([moved.reused, moved.hostID], [false, 2_000 * B]);
