@@ -41,7 +41,7 @@ function timeAsync(cmd: string, args: string[], env: Env, input = ''): Promise<{
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stdin.end(input);
-    child.on('exit', (status) => resolve({ status, stdout }));
+    child.on('close', (status) => resolve({ status, stdout })); // 'close': stdout read to its end
   });
 }
 

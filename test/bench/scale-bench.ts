@@ -51,7 +51,7 @@ function runAsync(env: Env, conf: object): Promise<{ status: number | null; stdo
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stdin.end(JSON.stringify(conf));
-    child.on('exit', (status) => resolve({ status, stdout }));
+    child.on('close', (status) => resolve({ status, stdout })); // 'close': stdout read to its end
   });
 }
 

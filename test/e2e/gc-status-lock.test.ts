@@ -156,7 +156,8 @@ test('50 parallel ADDs then 50 parallel DELs on one bridge: all succeed, IPs and
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         child.stdin.end(JSON.stringify(conf));
-        child.on('exit', (code) => resolve({ code, out }));
+        // 'close', not 'exit': at 'exit' the last of stdout may still be unread (seen at 50 at once).
+        child.on('close', (code) => resolve({ code, out }));
       });
     const adds = await Promise.all(atts.map((a) => runAsync('ADD', a)));
     const failed = adds.filter((r) => r.code !== 0);
