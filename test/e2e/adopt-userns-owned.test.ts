@@ -12,6 +12,20 @@ import { isNsfsMount, sh, withNet, type TestNet } from '../helpers/host';
 import { makeRuntimeNetns, removeRuntimeNetns } from '../helpers/runtime-netns';
 import { failpointEnv } from '../../src/attachment/failpoints';
 
+/** A network and, at one of its attachment paths, a netns made by a "runtime" in a user namespace
+ * mapping the network's ids (as containerd 2.x makes it); the netns goes after `fn`, whatever happens. */
+async function withRuntimeNetns(fn: (net: TestNet, a: ReturnType<TestNet['attachment']>) => Promise<void>): Promise<void> {
+  await withNet(async (net) => {
+    const a = net.attachment();
+    try {
+      await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
+      await fn(net, a);
+    } finally {
+      removeRuntimeNetns(a.netnsPin);
+    }
+  });
+}
+
 const recordOf = (net: TestNet, containerId: string) => JSON.parse(readFileSync(join(net.dataDir, 'records', `${net.name}+${containerId}+eth0.json`), 'utf8'));
 
 test('a userns-owned netns made like containerd 2.x: owner pinned and mapped; oci, exec, inspect, list give it; DEL removes only our pin', async () => {
@@ -65,25 +79,19 @@ test('a userns-owned netns made like containerd 2.x: owner pinned and mapped; oc
 });
 
 test('adopted userns-owned netns: CHECK fails when the owner pin is replaced; DEL leaves what is at the pin now', async () => {
-  await withNet(async (net) => {
-    const a = net.attachment();
-    try {
-      await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
-      const conf = net.conf('1.0.0', { netnsPinDirs: [] });
-      const add = net.run('ADD', a, conf);
-      assert.is(add.status, 0, add.stdout);
-      sh('umount', ['-l', a.usernsPin]);
-      sh('mount', ['--bind', '/proc/self/ns/user', a.usernsPin]); // someone else's user namespace
-      const check = net.run('CHECK', a, { ...conf, prevResult: add.json });
-      assert.is(check.json?.code, 100, check.stdout);
-      assert.match(check.json.msg, a.usernsPin);
-      assert.is(op(['oci', a.containerId, '--data-dir', net.dataDir]).status, 1, 'oci refuses a pin that is not the owner');
-      assert.is(net.run('DEL', a, conf).status, 0);
-      assert.ok(isNsfsMount(a.usernsPin), 'a pin that is not ours is left untouched');
-      assert.equal(net.reservations(), []);
-    } finally {
-      removeRuntimeNetns(a.netnsPin);
-    }
+  await withRuntimeNetns(async (net, a) => {
+    const conf = net.conf('1.0.0', { netnsPinDirs: [] });
+    const add = net.run('ADD', a, conf);
+    assert.is(add.status, 0, add.stdout);
+    sh('umount', ['-l', a.usernsPin]);
+    sh('mount', ['--bind', '/proc/self/ns/user', a.usernsPin]); // someone else's user namespace
+    const check = net.run('CHECK', a, { ...conf, prevResult: add.json });
+    assert.is(check.json?.code, 100, check.stdout);
+    assert.match(check.json.msg, a.usernsPin);
+    assert.is(op(['oci', a.containerId, '--data-dir', net.dataDir]).status, 1, 'oci refuses a pin that is not the owner');
+    assert.is(net.run('DEL', a, conf).status, 0);
+    assert.ok(isNsfsMount(a.usernsPin), 'a pin that is not ours is left untouched');
+    assert.equal(net.reservations(), []);
   });
 });
 
@@ -114,46 +122,34 @@ test('two networks adopt one userns-owned netns: they share the owner pin; it go
 });
 
 test('an ADD killed right after pinning the owner: DEL (from the journal) removes that pin, and a retry works', async () => {
-  await withNet(async (net) => {
-    const a = net.attachment();
-    try {
-      await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
-      const conf = net.conf('1.0.0', { netnsPinDirs: [] });
-      const killed = net.run('ADD', a, conf, failpointEnv('add-after-owner-pin', 'kill'));
-      assert.is(killed.status, null, killed.stdout);
-      assert.ok(isNsfsMount(a.usernsPin));
-      assert.is(net.run('DEL', a, conf).status, 0);
-      assert.not.ok(existsSync(a.usernsPin), 'proven ours by the journalled inode');
-      assert.is(net.run('ADD', a, conf).status, 0);
-      assert.is(net.run('DEL', a, conf).status, 0);
-      assert.not.ok(existsSync(a.usernsPin));
-      assert.equal(net.reservations(), []);
-    } finally {
-      removeRuntimeNetns(a.netnsPin);
-    }
+  await withRuntimeNetns(async (net, a) => {
+    const conf = net.conf('1.0.0', { netnsPinDirs: [] });
+    const killed = net.run('ADD', a, conf, failpointEnv('add-after-owner-pin', 'kill'));
+    assert.is(killed.status, null, killed.stdout);
+    assert.ok(isNsfsMount(a.usernsPin));
+    assert.is(net.run('DEL', a, conf).status, 0);
+    assert.not.ok(existsSync(a.usernsPin), 'proven ours by the journalled inode');
+    assert.is(net.run('ADD', a, conf).status, 0);
+    assert.is(net.run('DEL', a, conf).status, 0);
+    assert.not.ok(existsSync(a.usernsPin));
+    assert.equal(net.reservations(), []);
   });
 });
 
 test('a damaged record of such an ADD: DEL salvages the owner pin it still names and removes it', async () => {
-  await withNet(async (net) => {
-    const a = net.attachment();
-    try {
-      await makeRuntimeNetns(a.netnsPin, { containerID: 0, hostID: net.hostID, size: 65536 });
-      const conf = net.conf('1.0.0', { netnsPinDirs: [] });
-      const killed = net.run('ADD', a, conf, failpointEnv('add-after-owner-pin', 'kill'));
-      assert.is(killed.status, null, killed.stdout);
-      const file = join(net.dataDir, 'records', `${net.name}+${a.containerId}+eth0.json`);
-      const text = readFileSync(file, 'utf8');
-      writeFileSync(file, text.slice(0, text.indexOf('"delegates"'))); // cut after the userns reference
-      assert.ok(isNsfsMount(a.usernsPin));
-      const del = net.run('DEL', a, conf);
-      assert.is(del.status, 0, del.stdout);
-      assert.not.ok(existsSync(a.usernsPin), 'proven ours by the inode the damaged record still names');
-      assert.not.ok(existsSync(file));
-      assert.ok(isNsfsMount(a.netnsPin), "the runtime's netns stays");
-    } finally {
-      removeRuntimeNetns(a.netnsPin);
-    }
+  await withRuntimeNetns(async (net, a) => {
+    const conf = net.conf('1.0.0', { netnsPinDirs: [] });
+    const killed = net.run('ADD', a, conf, failpointEnv('add-after-owner-pin', 'kill'));
+    assert.is(killed.status, null, killed.stdout);
+    const file = join(net.dataDir, 'records', `${net.name}+${a.containerId}+eth0.json`);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.slice(0, text.indexOf('"delegates"'))); // cut after the userns reference
+    assert.ok(isNsfsMount(a.usernsPin));
+    const del = net.run('DEL', a, conf);
+    assert.is(del.status, 0, del.stdout);
+    assert.not.ok(existsSync(a.usernsPin), 'proven ours by the inode the damaged record still names');
+    assert.not.ok(existsSync(file));
+    assert.ok(isNsfsMount(a.netnsPin), "the runtime's netns stays");
   });
 });
 
