@@ -20,10 +20,20 @@ shift
 # pin dirs and runtime state under /run, libcni's cache and our default data dir under
 # /var/lib/cni, temp dirs under /tmp. Same mode as the directory it covers (the tests check
 # modes of dirs they make there); a missing one is made first (an empty dir on the host).
+# A checkout that lives under one of them (a clone in /tmp) is bound back over its own path.
+repo=$(pwd -P)
+hold=""
+for d in /run /var/lib/cni /tmp; do
+  case "$repo/" in "$d"/*) hold=$(mktemp -d /var/tmp/userns-netns-checkout.XXXXXX) && mount --bind "$repo" "$hold" ;; esac
+done
 for d in /run /var/lib/cni /tmp; do
   mkdir -p "$d"
   mount -t tmpfs -o "mode=$(stat -c %a "$d")" "tmpfs-userns-netns-test" "$d"
 done
+if [ -n "$hold" ]; then
+  mkdir -p "$repo" && mount --bind "$hold" "$repo" && umount "$hold" && rmdir "$hold"
+  cd "$repo"
+fi
 ln -s /dev/shm /run/shm
 mkdir -m 1777 /run/lock
 mkdir /run/netns /run/userns
