@@ -18,7 +18,7 @@ export const PLUGIN: string = ARTIFACTS[selected as keyof typeof ARTIFACTS];
 export const CNI_BIN = '/usr/lib/cni';
 
 /**
- * Stryker's active mutant (npm run mutate, build/mutate-run-for-mutant.ts): the bundle has every
+ * Stryker's active mutant (npm run mutate, build/mutation/run-for-mutant.ts): the bundle has every
  * mutant compiled in and switched by this variable, so a test's plugin process must see it.
  */
 export function mutantEnv(): Record<string, string> {

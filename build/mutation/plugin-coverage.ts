@@ -1,0 +1,30 @@
+// The coverage run's half inside the plugin (build/mutation/build-sandbox.mjs puts a call to this at
+// the top of the sandbox's plugins/userns-netns/main.ts; the checkout's plugin never has it). At
+// exit the process writes which of Stryker's instrumented mutants it reached, under the test
+// that was running when it started (uvu-one-test.mjs keeps that in <dir>/current). Only while
+// <dir>/current exists, i.e. during the coverage run, not while mutants are tested.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+interface StrykerGlobal {
+  __stryker__?: { mutantCoverage?: { static: Record<string, number>; perTest: Record<string, Record<string, number>> } };
+}
+
+export function recordCoverageAtExit(dir: string): void {
+  let test: string;
+  try {
+    test = readFileSync(`${dir}/current`, 'utf8');
+  } catch {
+    return;
+  }
+  process.on('exit', () => {
+    const cov = (globalThis as StrykerGlobal).__stryker__?.mutantCoverage;
+    if (!cov) return;
+    const ids = new Set(Object.keys(cov.static));
+    for (const hits of Object.values(cov.perTest)) for (const id of Object.keys(hits)) ids.add(id);
+    try {
+      writeFileSync(`${dir}/plugin-${process.pid}-${Date.now()}.json`, JSON.stringify({ test, ids: [...ids] }));
+    } catch {
+      // a plugin process in a private mount namespace of a test, say: its coverage is lost, not its answer
+    }
+  });
+}
