@@ -60,7 +60,7 @@ for (const group of groups) {
   summary += `| ${group} | ${mine.length} | ${detected} | ${n('survived')} | ${n('uncovered')} | ${n('budget')} | ${errors} | ${score} % |\n`;
   for (const r of undetected.sort((a, b) => a.fileName.localeCompare(b.fileName) || a.location.start.line - b.location.start.line)) {
     const o = outcomes.get(`${r.fileName.replace(`${root}/`, '')}#${r.id}`);
-    const note = o ? `${o.status}, ${o.ran}/${o.reaching} tests` : 'no outcome';
+    const note = o ? `${o.status}, ${Object.keys(o.tried).length}/${o.reaching} tests` : 'no outcome';
     survivors += `- ${r.fileName.replace(`${root}/`, '')}:${r.location.start.line}:${r.location.start.column + 1} #${r.id} ${r.mutatorName} (${note}): \`${(r.replacement ?? '').replace(/\s+/g, ' ').slice(0, 120)}\`\n`;
   }
 }
