@@ -35,7 +35,7 @@ export function checkPinPath(p: unknown, what: string): string {
  */
 export function ensurePinDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    mkdirParents(dir);
   } catch (e) {
     if (errCode(e) === 'EROFS') throw fail(`pin directory ${dir} cannot be created: read-only filesystem`, e);
     throw fail(`pin directory ${dir} cannot be created: ${(e as Error).message}`, e);
@@ -59,6 +59,21 @@ export function ensurePinDir(dir: string): void {
     } catch (e2) {
       throw fail(`pin directory ${dir} cannot be made a shared bind mount of itself: ${(e2 as Error).message}`, e2);
     }
+  }
+}
+
+/**
+ * `mkdir -p`, one component at a time: Node's recursive mkdirSync reports ENOENT where the kernel
+ * said EROFS (a pin directory on a read-only filesystem), and the operator needs the real cause.
+ */
+function mkdirParents(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { mode: 0o755 });
+  } catch (e) {
+    if (errCode(e) === 'EEXIST') return;
+    if (errCode(e) !== 'ENOENT' || path.dirname(dir) === dir) throw e;
+    mkdirParents(path.dirname(dir));
+    fs.mkdirSync(dir, { mode: 0o755 });
   }
 }
 
