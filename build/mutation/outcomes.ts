@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { fileHash, fileOf } from './test-process';
 
 export interface Outcome {
+  /** Stryker's id for it in the pass that recorded this */
   mutant: string;
-  /** the source file it mutates, and the hash of its instrumented text (same text, same mutant numbering) */
+  /** the source file it mutates, the hash of its instrumented text with ids made relative to the file's first, its place there */
   file: string;
   src: string;
+  ordinal: number;
   /** killed; survived every test reaching it; survived those the time budget allowed; reached by none */
   status: 'killed' | 'survived' | 'budget' | 'uncovered';
   killedBy?: string;
@@ -49,10 +51,10 @@ function currentHash(file: string): string | undefined {
 /** Was `test` run against this mutant, in its file as it is now? */
 export const alreadyTried = (o: Outcome | undefined, test: string) => o !== undefined && o.tried[test] !== undefined && o.tried[test] === currentHash(fileOf(test));
 
-/** The last outcome of this very mutant (same file, same instrumented text), if any. */
-export function lastOutcome(reportDir: string, mutant: string, file: string, src: string): Outcome | undefined {
+/** The last outcome of this very mutant (same file, same instrumented text, same place), if any. */
+export function lastOutcome(reportDir: string, file: string, src: string, ordinal: number): Outcome | undefined {
   let last: Outcome | undefined;
-  for (const o of lines<Outcome>(join(reportDir, 'outcomes.jsonl'))) if (o.mutant === mutant && o.file === file && o.src === src) last = o;
+  for (const o of lines<Outcome>(join(reportDir, 'outcomes.jsonl'))) if (o.file === file && o.src === src && o.ordinal === ordinal) last = o;
   return last;
 }
 

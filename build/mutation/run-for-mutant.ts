@@ -21,11 +21,24 @@ const budgetMs = Number(process.env.MUTATION_BUDGET_S ?? 120) * 1000;
 /** Tests of one file per process, at most (fewer Node starts, still a small blast radius). */
 const BATCH = 8;
 
-/** Mutant id -> the source file it mutates: each mutant is a stryMutAct_9fa48("<id>") call in its file. */
-function fileOfMutant(mutant: string): string | undefined {
+/**
+ * The mutant's file and an identity that outlives Stryker's numbering: ids count across all
+ * mutated files, so a change in one file renumbers every later one. Within its file, a mutant
+ * is its place (id minus the file's first id) in the instrumented text with ids made relative
+ * the same way, which stays the same while the file's source does.
+ */
+function identify(mutant: string): { file: string; src: string; ordinal: number } | undefined {
   const scope = (process.env.MUTATION_SCOPE ?? '').split(',').filter(Boolean);
   const needle = `stryMutAct_9fa48("${mutant}")`;
-  return scope.find((f) => readFileSync(f, 'utf8').includes(needle));
+  for (const file of scope) {
+    const text = readFileSync(file, 'utf8');
+    if (!text.includes(needle)) continue;
+    const ids = [...text.matchAll(/stryMutAct_9fa48\("(\d+)"\)/g)].map((m) => Number(m[1]));
+    const first = Math.min(...ids);
+    const relative = text.replace(/(stryMutAct_9fa48\(|stryCov_9fa48\()([^)]*)\)/g, (_, fn: string, args: string) => `${fn}${args.replace(/"(\d+)"/g, (_m, n: string) => `"${Number(n) - first}"`)})`);
+    return { file, src: sha(relative), ordinal: Number(mutant) - first };
+  }
+  return undefined;
 }
 
 /** Up to BATCH tests of one file per process, in the order given; a whole file alone. */
@@ -55,14 +68,18 @@ function main(): number {
     console.error(`coverage: ${Object.keys(cov.tests).length} tests, ${reached} mutants reached`);
     return reached > 0 ? 0 : 1;
   }
-  const file = fileOfMutant(mutant);
-  if (!file) {
+  const id = identify(mutant);
+  if (!id) {
     console.error(`run-for-mutant: mutant ${mutant} is in none of MUTATION_SCOPE (cwd ${process.cwd()})`);
     return 2;
   }
-  const src = sha(readFileSync(file));
-  const before = lastOutcome(reportDir, mutant, file, src);
-  if (before && killHolds(before)) return 1;
+  const { file, src, ordinal } = id;
+  const before = lastOutcome(reportDir, file, src, ordinal);
+  if (before && killHolds(before)) {
+    // Recorded again under this pass's id, which the summary looks up.
+    recordOutcome(reportDir, { ...before, mutant, ms: 0 });
+    return 1;
+  }
 
   const started = Date.now();
   const standalone = knownStandalone(reportDir);
@@ -70,7 +87,7 @@ function main(): number {
   const reaching = (cov.mutants[mutant] ?? []).filter((t) => cov.tests[t]?.ok !== false && standalone.get(t) !== false);
   // Not yet met: single tests fastest first, then whole files (hooks, module load).
   const order = reaching.filter((t) => !alreadyTried(before, t)).sort((a, b) => Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || expected(a) - expected(b));
-  const outcome: Outcome = { mutant, file, src, status: reaching.length ? 'survived' : 'uncovered', tried: {}, reaching: reaching.length, ms: 0 };
+  const outcome: Outcome = { mutant, file, src, ordinal, status: reaching.length ? 'survived' : 'uncovered', tried: {}, reaching: reaching.length, ms: 0 };
   for (const t of reaching) if (alreadyTried(before, t)) outcome.tried[t] = before!.tried[t]!;
   let spent = 0;
   const queue = batches(order);
