@@ -61,6 +61,15 @@ export function lastOutcome(reportDir: string, file: string, src: string, ordina
 /** A kill holds while the killing test is unchanged. */
 export const killHolds = (o: Outcome) => o.status === 'killed' && o.killedBy !== undefined && alreadyTried(o, o.killedBy);
 
+/** Test id -> how many mutants of `file` it killed so far (the last outcome of each). */
+export function killsIn(reportDir: string, file: string): Map<string, number> {
+  const last = new Map<string, Outcome>();
+  for (const o of lines<Outcome>(join(reportDir, 'outcomes.jsonl'))) if (o.file === file) last.set(`${o.src}#${o.ordinal}`, o);
+  const kills = new Map<string, number>();
+  for (const o of last.values()) if (o.killedBy) kills.set(o.killedBy, (kills.get(o.killedBy) ?? 0) + 1);
+  return kills;
+}
+
 export function recordOutcome(reportDir: string, o: Outcome): void {
   appendFileSync(join(reportDir, 'outcomes.jsonl'), `${JSON.stringify(o)}\n`);
 }

@@ -4,7 +4,8 @@
 // dist/ built once from them (build-sandbox.mjs).
 //
 // The dry run is the coverage run (coverage.ts): mutant id -> the tests that reach it.
-// A mutant then runs only those tests, up to eight of a file per process, fastest first, until
+// A mutant then runs only those tests, up to eight of a file per process, those that killed
+// most of its file's other mutants first, then fastest first, until
 // one fails (killed, exit 1) or they are used up (survived, exit 0) - or the time budget is
 // (MUTATION_BUDGET_S, default 120 s of their coverage-run time: recorded as "budget", a survivor
 // that slower tests might still kill). A test that fails under a mutant kills it only if it
@@ -13,11 +14,13 @@
 // survivor is run again only against tests it has not met yet.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { loadCoverage } from './coverage';
-import { alreadyTried, killHolds, knownStandalone, lastOutcome, type Outcome, recordOutcome, recordStandalone } from './outcomes';
+import { alreadyTried, killHolds, killsIn, knownStandalone, lastOutcome, type Outcome, recordOutcome, recordStandalone } from './outcomes';
 import { fileHash, fileOf, runTests, sha, timeoutFor, WHOLE_FILE } from './test-process';
 
 const reportDir = process.env.MUTATION_REPORT_DIR ?? 'reports/mutation';
 const budgetMs = Number(process.env.MUTATION_BUDGET_S ?? 120) * 1000;
+/** The same budget in wall time: a loaded machine runs everything slower than the coverage run did. */
+const wallBudgetMs = 2 * budgetMs;
 /** Tests of one file per process, at most (fewer Node starts, still a small blast radius). */
 const BATCH = 8;
 
@@ -85,15 +88,18 @@ function main(): number {
   const standalone = knownStandalone(reportDir);
   const expected = (t: string) => cov.tests[t]?.ms ?? 5000;
   const reaching = (cov.mutants[mutant] ?? []).filter((t) => cov.tests[t]?.ok !== false && standalone.get(t) !== false);
-  // Not yet met: single tests fastest first, then whole files (hooks, module load).
-  const order = reaching.filter((t) => !alreadyTried(before, t)).sort((a, b) => Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || expected(a) - expected(b));
+  // Not yet met: first the tests that killed most of this file's other mutants (a mutant is
+  // mostly caught by what caught its neighbours), then single tests fastest first, then whole
+  // files (hooks, module load).
+  const kills = killsIn(reportDir, file);
+  const order = reaching.filter((t) => !alreadyTried(before, t)).sort((a, b) => (kills.get(b) ?? 0) - (kills.get(a) ?? 0) || Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || expected(a) - expected(b));
   const outcome: Outcome = { mutant, file, src, ordinal, status: reaching.length ? 'survived' : 'uncovered', tried: {}, reaching: reaching.length, ms: 0 };
   for (const t of reaching) if (alreadyTried(before, t)) outcome.tried[t] = before!.tried[t]!;
   let spent = 0;
   const queue = batches(order);
   for (let batch = queue.shift(); batch; batch = queue.shift()) {
     const cost = batch.reduce((sum, t) => sum + expected(t), 0);
-    if (spent > 0 && spent + cost > budgetMs) {
+    if (spent > 0 && (spent + cost > budgetMs || Date.now() - started > wallBudgetMs)) {
       outcome.status = 'budget';
       break;
     }
