@@ -1,8 +1,8 @@
 // npm run mutate [group...]: the mutation pass over the safety core (not in CI: it takes hours).
 // One StrykerJS run (build/mutation/stryker.config.json: command runner, mutant schemata,
-// concurrency 2, nice 19) over the asked groups' files (all by default), in a sandbox where each
-// mutant runs only the tests that reach it (build/mutation/run-for-mutant.ts, after a coverage
-// run). Outcomes are kept per mutant as they are known (reports/mutation/outcomes.jsonl): a pass
+// concurrency 2, nice 19) over every group's files, testing the mutants of the asked groups (all
+// by default; run.sh passes over the others), in a sandbox where each mutant runs only the tests
+// that reach it (build/mutation/run-for-mutant.ts, after a coverage run). Outcomes are kept per mutant as they are known (reports/mutation/outcomes.jsonl): a pass
 // stopped half-way resumes where it was, and one after a change re-runs only what the change can
 // alter. Reports: reports/mutation/mutation.{json,html}, and the score per group with every
 // undetected mutant in reports/mutation/summary.md.
@@ -23,12 +23,15 @@ mkdirSync(out, { recursive: true });
 const config = JSON.parse(readFileSync(join(root, 'build/mutation/stryker.config.json'), 'utf8'));
 delete config.$schema;
 
-const files = groups.flatMap((g) => GROUPS[g]);
-process.env.MUTATION_SCOPE = files.flatMap((f) => (f.endsWith('*.ts') ? expand(f) : [f])).join(',');
+// Every group is instrumented (stable ids, one coverage run for all); the asked ones are tested.
+const everyFile = Object.values(GROUPS).flat();
+const expanded = (globs) => globs.flatMap((f) => (f.endsWith('*.ts') ? expand(f) : [f]));
+process.env.MUTATION_SCOPE = expanded(everyFile).join(',');
+process.env.MUTATION_FOCUS = expanded(groups.flatMap((g) => GROUPS[g])).join(' ');
 process.env.MUTATION_REPORT_DIR = out;
 await new Stryker({
   ...config,
-  mutate: files,
+  mutate: everyFile,
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
 }).runMutationTest();

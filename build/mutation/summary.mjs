@@ -1,13 +1,12 @@
 // reports/mutation/summary.md from Stryker's JSON report (reports/mutation/mutation.json) and our
 // outcome log: per group the score, and every undetected mutant with why nothing detected it
 // (survived every test reaching it, survived the tests the time budget allowed, reached by none).
+// For the groups tested in the last pass: each of their mutants has an outcome recorded in it
+// under its id of that pass (the last line for a file and id).
 // Run by mutate.mjs at the end of a pass; alone: node build/mutation/summary.mjs [group...]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const DETECTED = new Set(['Killed', 'Timeout']);
-const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 
 export function writeSummary(root, groups, globsOf) {
   const out = join(root, 'reports/mutation');
@@ -18,24 +17,26 @@ export function writeSummary(root, groups, globsOf) {
     outcomes.set(`${o.file}#${o.mutant}`, o);
   }
   const mutants = Object.entries(report.files).flatMap(([file, f]) => f.mutants.map((m) => ({ ...m, file: file.replace(`${root}/`, '') })));
-  let summary = `# Mutation pass (${new Date().toISOString()})\n\n| group | mutants | not mutated (log calls) | killed | survived | no test reaches it | survived the time budget | errors | score |\n|---|---|---|---|---|---|---|---|---|\n`;
+  let summary = `# Mutation pass (${new Date().toISOString()})\n\n| group | mutants | not mutated (log calls) | killed | survived | no test reaches it | survived the time budget | no outcome | score |\n|---|---|---|---|---|---|---|---|---|\n`;
   let undetectedList = '';
   let all = [0, 0];
   for (const group of groups) {
     const mine = mutants.filter((m) => inGroup(m.file, globsOf[group]));
-    const why = (m) => outcomes.get(`${m.file}#${m.id}`)?.status;
-    const undetected = mine.filter((m) => UNDETECTED.has(m.status));
-    const detected = mine.filter((m) => DETECTED.has(m.status)).length;
-    const ignored = mine.filter((m) => m.status === 'Ignored').length;
-    const errors = mine.length - detected - undetected.length - ignored;
+    // Our outcome decides (Stryker only sees an exit status, and run.sh's 0 for a mutant passed
+    // over); Stryker's own timeout, which leaves no outcome, counts as detected.
+    const outcome = (m) => outcomes.get(`${m.file}#${m.id}`);
+    const ignored = mine.filter((m) => m.status === 'Ignored');
+    const tested = mine.filter((m) => m.status !== 'Ignored');
+    const detected = tested.filter((m) => outcome(m)?.status === 'killed' || (!outcome(m) && m.status === 'Timeout')).length;
+    const undetected = tested.filter((m) => outcome(m) && outcome(m).status !== 'killed');
+    const errors = tested.length - detected - undetected.length;
     all = [all[0] + detected, all[1] + undetected.length];
     const score = detected + undetected.length ? ((100 * detected) / (detected + undetected.length)).toFixed(1) : 'n/a';
-    const n = (s) => undetected.filter((m) => why(m) === s).length;
-    summary += `| ${group} | ${mine.length} | ${ignored} | ${detected} | ${n('survived')} | ${n('uncovered')} | ${n('budget')} | ${errors} | ${score} % |\n`;
+    const n = (s) => undetected.filter((m) => outcome(m).status === s).length;
+    summary += `| ${group} | ${mine.length} | ${ignored.length} | ${detected} | ${n('survived')} | ${n('uncovered')} | ${n('budget')} | ${errors} | ${score} % |\n`;
     for (const m of undetected.sort((a, b) => a.file.localeCompare(b.file) || a.location.start.line - b.location.start.line)) {
-      const o = outcomes.get(`${m.file}#${m.id}`);
-      const note = o ? `${o.status}, ${Object.keys(o.tried).length}/${o.reaching} tests` : 'no outcome';
-      undetectedList += `- ${m.file}:${m.location.start.line}:${m.location.start.column} #${m.id} ${m.mutatorName} (${note}): \`${(m.replacement ?? '').replace(/\s+/g, ' ').slice(0, 120)}\`\n`;
+      const o = outcome(m);
+      undetectedList += `- ${m.file}:${m.location.start.line}:${m.location.start.column} #${m.id} ${m.mutatorName} (${o.status}, ${Object.keys(o.tried).length}/${o.reaching} tests): \`${(m.replacement ?? '').replace(/\s+/g, ' ').slice(0, 120)}\`\n`;
     }
   }
   summary += `| all | | | ${all[0]} | | | | | ${((100 * all[0]) / (all[0] + all[1])).toFixed(1)} % |\n`;
