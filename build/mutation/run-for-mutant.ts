@@ -4,8 +4,8 @@
 // dist/ built once from them (build-sandbox.mjs).
 //
 // The dry run is the coverage run (coverage.ts): mutant id -> the tests that reach it.
-// A mutant then runs only those tests, up to eight of a file per process, those that killed
-// most of its file's other mutants first, then fastest first, until
+// A mutant then runs only those tests, up to eight of a file per process, the cheapest expected
+// kill first (time over kills of its file's other mutants), until
 // one fails (killed, exit 1) or they are used up (survived, exit 0) - or the time budget is
 // (MUTATION_BUDGET_S, default 120 s of their coverage-run time: recorded as "budget", a survivor
 // that slower tests might still kill). A test that fails under a mutant kills it only if it
@@ -21,6 +21,8 @@ const reportDir = process.env.MUTATION_REPORT_DIR ?? 'reports/mutation';
 const budgetMs = Number(process.env.MUTATION_BUDGET_S ?? 120) * 1000;
 /** The same budget in wall time: a loaded machine runs everything slower than the coverage run did. */
 const wallBudgetMs = 2 * budgetMs;
+/** What starting a test process costs, about (Node, tsx, the test file's imports). */
+const PROCESS_MS = 1500;
 /** Tests of one file per process, at most (fewer Node starts, still a small blast radius). */
 const BATCH = 8;
 
@@ -88,11 +90,12 @@ function main(): number {
   const standalone = knownStandalone(reportDir);
   const expected = (t: string) => cov.tests[t]?.ms ?? 5000;
   const reaching = (cov.mutants[mutant] ?? []).filter((t) => cov.tests[t]?.ok !== false && standalone.get(t) !== false);
-  // Not yet met: first the tests that killed most of this file's other mutants (a mutant is
-  // mostly caught by what caught its neighbours), then single tests fastest first, then whole
-  // files (hooks, module load).
+  // Not yet met: cheapest expected kill first - a test's time (and a process start) over the
+  // number of this file's other mutants it killed (a mutant is mostly caught by what caught its
+  // neighbours) - whole files (hooks, module load) last.
   const kills = killsIn(reportDir, file);
-  const order = reaching.filter((t) => !alreadyTried(before, t)).sort((a, b) => (kills.get(b) ?? 0) - (kills.get(a) ?? 0) || Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || expected(a) - expected(b));
+  const cost = (t: string) => (expected(t) + PROCESS_MS) / ((kills.get(t) ?? 0) + 1);
+  const order = reaching.filter((t) => !alreadyTried(before, t)).sort((a, b) => Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || cost(a) - cost(b));
   const outcome: Outcome = { mutant, file, src, ordinal, status: reaching.length ? 'survived' : 'uncovered', tried: {}, reaching: reaching.length, ms: 0 };
   for (const t of reaching) if (alreadyTried(before, t)) outcome.tried[t] = before!.tried[t]!;
   let spent = 0;
