@@ -71,7 +71,8 @@ function describeKind(path: string): string {
 }
 
 export function resolveNetnsTarget(netns: string, conf: PluginConfig): NetnsTarget {
-  if (!isAbsolute(netns) || normalize(netns) !== netns || netns.split('/').includes('..')) {
+  // normalize() keeps a trailing "/": "x/" would be pinned (and recorded) as "x".
+  if (!isAbsolute(netns) || normalize(netns) !== netns || netns.endsWith('/') || netns.split('/').includes('..')) {
     throw envError(`CNI_NETNS: ${show(netns)} must be a normalised absolute path (no "..", "//" or trailing "/")`);
   }
   let exists = true;
