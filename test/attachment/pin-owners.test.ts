@@ -83,6 +83,20 @@ test('records entered as holders of a pin are its other holders, each seen from 
   assert.equal(otherPinHolders(d.ctx(c), { ...NET_REF, inode: undefined }, 'net'), [], 'no inode: no pin to hold');
 });
 
+test('attachments of one container in one netns (other network, other ifname) are other holders; a pin nobody entered has none', () => {
+  const d = dataDir();
+  const a = keyOf('pod');
+  const otherNet = { ...a, network: 'net2' };
+  const otherIf = keyOf('pod', 'eth1');
+  assert.equal(otherPinHolders(d.ctx(a), NET_REF, 'net'), [], 'no index dir yet: the first ADD');
+  holder(d.ctx(a), record(a));
+  holder(d.ctx(otherNet), record(otherNet));
+  holder(d.ctx(otherIf), record(otherIf));
+  assert.equal(otherPinHolders(d.ctx(a), NET_REF, 'net').sort(), [show(otherNet), show(otherIf)].sort());
+  assert.equal(otherPinHolders(d.ctx(otherNet), NET_REF, 'net').sort(), [show(a), show(otherIf)].sort());
+  assert.equal(otherPinHolders(d.ctx(otherIf), USER_REF, 'user').sort(), [show(a), show(otherNet)].sort());
+});
+
 test('an entry whose record no longer names that pin does not hold it: other inode, other path, pin none, other boot, other type', () => {
   const d = dataDir();
   const asker = d.ctx(keyOf('asker'));
@@ -130,6 +144,10 @@ test('a damaged record holds the pins its text still names (this boot or no boot
   assert.equal(otherPinHolders(d.ctx(keyOf('asker')), NET_REF, 'net').sort(), [`${show(blank)} (damaged record)`, `${show(dam)} (damaged record)`]);
   assert.equal(otherPinHolders(d.ctx(keyOf('asker')), USER_REF, 'user'), [`${show(dam)} (damaged record)`], 'the userns ref with pin none holds nothing');
   assert.equal(otherPinHolders(d.ctx(keyOf('asker')), { ...NET_REF, inode: 99 }, 'net'), [], 'another inode');
+  // Entered under this pin, its text now naming another path (same inode): it holds that one, not this.
+  const moved = keyOf('damaged-moved');
+  damaged(d.ctx(moved), `{"bootId":"${BOOT}","netns":${JSON.stringify({ ...NET_REF, path: '/run/netns/elsewhere' })}`);
+  assert.equal(otherPinHolders(d.ctx(keyOf('asker')), NET_REF, 'net').length, 2, 'the moved one is not among them');
   assert.equal(otherPinHolders(d.ctx(keyOf('asker')), { ...USER_REF, path: NETNS, inode: 11 }, 'user'), [], 'the netns ref is no userns pin');
 });
 
