@@ -25,11 +25,6 @@ function realDir(dir: string): string {
 }
 
 /**
- * Why a netns must never be adopted, if it is the host's own (init) network namespace or the
- * one this plugin runs in: delegates would configure - and a rollback delete - the host's
- * interfaces. Compared by namespace identity (nsfs dev + inode), whatever the path spelling.
- */
-/**
  * One spelling per netns pin: its parent directory resolved (/var/run/netns/x and
  * /run/netns/x are one pin). Create mode pins at exactly this path, so records name it so.
  */
@@ -37,6 +32,11 @@ export function canonicalNetnsPath(netns: string): string {
   return join(realDir(dirname(netns)), basename(netns));
 }
 
+/**
+ * Why a netns must never be adopted, if it is the host's own (init) network namespace or the
+ * one this plugin runs in: delegates would configure - and a rollback delete - the host's
+ * interfaces. Compared by namespace identity (nsfs dev + inode), whatever the path spelling.
+ */
 function hostNetnsReason(netns: string): string | undefined {
   let st: Stats;
   try {
@@ -71,7 +71,8 @@ function describeKind(path: string): string {
 }
 
 export function resolveNetnsTarget(netns: string, conf: PluginConfig): NetnsTarget {
-  if (!isAbsolute(netns) || normalize(netns) !== netns || netns.split('/').includes('..')) {
+  // normalize() keeps a trailing "/": "x/" would be pinned (and recorded) as "x".
+  if (!isAbsolute(netns) || normalize(netns) !== netns || netns.endsWith('/') || netns.split('/').includes('..')) {
     throw envError(`CNI_NETNS: ${show(netns)} must be a normalised absolute path (no "..", "//" or trailing "/")`);
   }
   let exists = true;
