@@ -71,7 +71,7 @@ test('a damaged record: every configured delegate gets its DEL without a netns, 
     damagedRecord(f, ctx, recordFor(ctx, p.net, p.user), 'userns');
     assert.ok(isCorrupt(ctx.store.get(ctx.key)), 'the store reads it as damaged');
     await del(ctx);
-    assert.equal(f.calls(), ['delc DEL netns=', 'delb DEL netns=', 'dela DEL netns=']);
+    assert.equal(f.calls(), ['delc DEL netns= prev=no', 'delb DEL netns= prev=no', 'dela DEL netns= prev=no']);
     assert.not.ok(present(p.net.path), 'the netns pin, proven ours by its inode');
     assert.not.ok(present(p.user.path), 'the userns pin, proven ours by its inode');
     assert.not.ok(present(f.recordFile(ctx.key)), 'the damaged file goes once all is released');
@@ -92,7 +92,7 @@ test('failing delegate DELs: the others still run and the pins still go; the rec
     assert.instance(one, CniError);
     assert.is((one as CniError).code, 11, "the failing delegate's own code");
     assert.is((one as CniError).message, 'delb cannot delete now', 'one failure: its own message, no heading');
-    assert.equal(f.calls(), ['delb DEL netns=', 'dela DEL netns='], 'a failure does not stop the next delegate');
+    assert.equal(f.calls(), ['delb DEL netns= prev=no', 'dela DEL netns= prev=no'], 'a failure does not stop the next delegate');
     assert.not.ok(present(p.net.path), 'the pins do not wait for the delegates');
     assert.ok(present(f.recordFile(ctx.key)), 'the record stays for the next DEL');
 
@@ -119,7 +119,7 @@ test('a record cut before any pin: the delegates are released and the file goes'
     const ctx = f.context();
     damagedRecord(f, ctx, recordFor(ctx, { path: `${NET_DIR}/x`, pin: 'pinned' }, { path: '', pin: 'none' }), 'start');
     await del(ctx);
-    assert.equal(f.calls(), ['dela DEL netns=']);
+    assert.equal(f.calls(), ['dela DEL netns= prev=no']);
     assert.not.ok(present(f.recordFile(ctx.key)));
   });
 });

@@ -42,7 +42,7 @@ export interface Fixture {
   network: string;
   /** A context for a fresh attachment (its own container id) of this network. */
   context(containerId?: string): AttachmentContext & { log: ReturnType<typeof captureLog> };
-  /** Each delegate call so far: "<name> <command> netns=<CNI_NETNS>". */
+  /** Each delegate call so far: "<name> <command> netns=<CNI_NETNS> prev=<yes|no>". */
   calls(): string[];
   failDel(name: string, on: boolean): void;
   recordFile(key: AttachmentKey): string;
