@@ -48,11 +48,17 @@ function damagedRecord(f: Fixture, ctx: AttachmentContext, rec: AttachmentRecord
 
 /** As DEL runs it: under the attachment's key lock, on what the store reads. */
 async function del(ctx: AttachmentContext): Promise<void> {
-  await ctx.store.withLock(ctx.key, { timeoutMs: 5000 }, async () => {
-    const rec = ctx.store.get(ctx.key);
-    assert.ok(rec !== undefined, 'a leftover to clear');
-    await clearLeftover(ctx, rec);
-  });
+  try {
+    await ctx.store.withLock(ctx.key, { timeoutMs: 5000 }, async () => {
+      const rec = ctx.store.get(ctx.key);
+      assert.ok(rec !== undefined, 'a leftover to clear');
+      await clearLeftover(ctx, rec);
+    });
+  } catch (err) {
+    // uvu cannot report a rejection that is no Error (its formatter fails, the file passes).
+    if (err instanceof Error) throw err;
+    throw new Error(`clearLeftover threw a non-Error: ${String(err)}`);
+  }
 }
 
 async function withFixture(names: string[], fn: (f: Fixture) => Promise<void>): Promise<void> {
@@ -179,6 +185,48 @@ test('pins another record of the data dir still names stay, for its own DEL', as
     await del(other); // the last holder: its teardown takes them
     assert.not.ok(present(p.net.path));
     assert.not.ok(present(p.user.path));
+  });
+});
+
+test("an adopted netns's damaged record: the runtime's netns stays, the owner pin we made for it goes", async () => {
+  await withFixture(['dela'], async (f) => {
+    const ctx = f.context();
+    const p = await pins(); // p.net stands for the runtime's netns, p.user for the owner pin we made
+    damagedRecord(f, ctx, recordFor(ctx, { ...p.net, pin: 'none' }, { ...p.user, adopted: true }, { mode: 'adopt' }), 'userns');
+    await del(ctx);
+    assert.is(nsfsMountsAt(p.net.path), 1, 'not ours');
+    assert.not.ok(present(p.user.path));
+    assert.not.ok(present(f.recordFile(ctx.key)));
+  });
+});
+
+test('a damaged record whose netns reference is unreadable still releases the userns pin it proves ours', async () => {
+  await withFixture(['dela'], async (f) => {
+    const ctx = f.context();
+    const p = await pins();
+    ctx.store.put(ctx.key, recordFor(ctx, p.net, p.user));
+    const file = f.recordFile(ctx.key);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"netns":{"path"', '"netns":{path'));
+    await del(ctx);
+    assert.is(nsfsMountsAt(p.net.path), 1, 'nothing readable proves the netns pin ours');
+    assert.not.ok(present(p.user.path));
+    assert.not.ok(present(f.recordFile(ctx.key)));
+  });
+});
+
+test('a pin that cannot be removed is reported, and the record kept for the next DEL', async () => {
+  await withFixture(['dela'], async (f) => {
+    const ctx = f.context();
+    const notADir = `${f.dir}/was-a-pin-dir`;
+    writeFileSync(notADir, '');
+    damagedRecord(f, ctx, recordFor(ctx, { path: `${notADir}/p`, pin: 'intent', token: '0123456789abcdef' }, { path: '', pin: 'none' }), 'userns');
+    const err = await del(ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.instance(err, CniError);
+    assert.match((err as CniError).message, `${notADir}/.p.0123456789abcdef.pin`);
+    assert.ok(present(f.recordFile(ctx.key)));
   });
 });
 

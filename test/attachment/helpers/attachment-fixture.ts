@@ -40,8 +40,8 @@ export interface Fixture {
   dataDir: string;
   bin: string;
   network: string;
-  /** A context for a fresh attachment (its own container id) of this network. */
-  context(containerId?: string): AttachmentContext & { log: ReturnType<typeof captureLog> };
+  /** A context for a fresh attachment (its own container id) of this network; `conf` overrides config keys. */
+  context(containerId?: string, conf?: Record<string, unknown>): AttachmentContext & { log: ReturnType<typeof captureLog> };
   /** Each delegate call so far: "<name> <command> netns=<CNI_NETNS> prev=<yes|no>". */
   calls(): string[];
   failDel(name: string, on: boolean): void;
@@ -49,8 +49,8 @@ export interface Fixture {
   cleanup(): void;
 }
 
-/** A network whose config lists the logging delegates `names`, in that order. */
-export function fixture(names: string[]): Fixture {
+/** A network whose config lists the logging delegates `names`, in that order (and has `extra`). */
+export function fixture(names: string[], extra: Record<string, unknown> = {}): Fixture {
   const dir = tempDir('attach');
   const bin = join(dir, 'bin');
   mkdirSync(bin);
@@ -60,15 +60,15 @@ export function fixture(names: string[]): Fixture {
   }
   const network = uniqueName('uxa');
   const dataDir = join(dir, 'data');
-  const conf = { cniVersion: '1.0.0', name: network, type: 'userns-netns', dataDir, usernsPinDir: USER_DIR, delegates: names.map((type) => ({ type })) };
+  const conf = { cniVersion: '1.0.0', name: network, type: 'userns-netns', dataDir, usernsPinDir: USER_DIR, delegates: names.map((type) => ({ type })), ...extra };
   const f: Fixture = {
     dir,
     dataDir,
     bin,
     network,
-    context(containerId = uniqueName('uxc')) {
+    context(containerId = uniqueName('uxc'), override = {}) {
       const env = { CNI_COMMAND: 'DEL', CNI_CONTAINERID: containerId, CNI_IFNAME: 'eth0', CNI_PATH: bin, CNI_NETNS: '' };
-      const inv = parseInvocation('DEL', env, Buffer.from(JSON.stringify(conf)));
+      const inv = parseInvocation('DEL', env, Buffer.from(JSON.stringify({ ...conf, ...override })));
       const log = captureLog();
       return contextFor(inv, { network, containerId, ifname: 'eth0' }, log, openStore(dataDir)) as AttachmentContext & { log: typeof log };
     },
