@@ -5,6 +5,7 @@
 // step succeeded, every failure reported. A readable leftover is rolled back from its record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AttachmentContext } from '../../src/attachment/context';
 import { clearLeftover } from '../../src/attachment/leftover';
@@ -163,6 +164,23 @@ test('what is beside a netns is taken along only when it is that netns, and that
   });
 });
 
+test('with the userns reference readable, only that pin goes: another pin of the same user namespace beside the netns is not ours', async () => {
+  await withFixture(['dela'], async (f) => {
+    const name = pinPaths().name;
+    const a = await pins(name, `${USER_DIR}/${name}-recorded`);
+    const beside = `${USER_DIR}/${name}`;
+    writeFileSync(beside, '');
+    made.push(beside);
+    execFileSync('mount', ['--bind', a.user.path, beside]);
+    const ctx = f.context();
+    damagedRecord(f, ctx, recordFor(ctx, a.net, a.user), 'userns');
+    await del(ctx);
+    assert.not.ok(present(a.net.path));
+    assert.not.ok(present(a.user.path));
+    assert.is(nsfsMountsAt(beside), 1, 'named by no record of ours');
+  });
+});
+
 test('pins another record of the data dir still names stay, for its own DEL', async () => {
   await withFixture(['dela'], async (f) => {
     const p = await pins();
@@ -214,18 +232,22 @@ test('a damaged record whose netns reference is unreadable still releases the us
   });
 });
 
-test('a pin that cannot be removed is reported, and the record kept for the next DEL', async () => {
+test('pins that cannot be removed are each reported, and the record kept for the next DEL', async () => {
   await withFixture(['dela'], async (f) => {
     const ctx = f.context();
     const notADir = `${f.dir}/was-a-pin-dir`;
     writeFileSync(notADir, '');
-    damagedRecord(f, ctx, recordFor(ctx, { path: `${notADir}/p`, pin: 'intent', token: '0123456789abcdef' }, { path: '', pin: 'none' }), 'userns');
+    const token = '0123456789abcdef';
+    damagedRecord(f, ctx, recordFor(ctx, { path: `${notADir}/p`, pin: 'intent', token }, { path: `${notADir}/u`, pin: 'intent', token }), 'userns');
     const err = await del(ctx).then(
       () => undefined,
       (e: unknown) => e,
     );
     assert.instance(err, CniError);
-    assert.match((err as CniError).message, `${notADir}/.p.0123456789abcdef.pin`);
+    const msg = (err as CniError).message;
+    assert.match(msg, /^2 cleanup steps failed: /);
+    assert.match(msg, `${notADir}/.p.${token}.pin`);
+    assert.match(msg, `${notADir}/.u.${token}.pin`);
     assert.ok(present(f.recordFile(ctx.key)));
   });
 });

@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { addPlan, planProblems, preflightAdd, type PlanTarget } from '../../src/attachment/preflight';
 import { contextFor, openStore } from '../../src/attachment/context';
+import { resolveMapping } from '../../src/attachment/mapping-for-add';
+import { releaseAllocation } from '../../src/attachment/release-ids';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { parseInvocation } from '../../src/config/invocation';
 import { createPinnedNamespaces } from '../../src/ns/index';
@@ -107,6 +109,25 @@ test("ADD's target decides: create checks CNI_NETNS's directory, the userns one 
   const unresolved = problems(bad, undefined);
   assert.is(unresolved.length, 1, 'not yet resolved (looked at again under the lock): as good as create for the mapping');
   assert.match(unresolved[0]!, 'idMappings');
+});
+
+test('a CNI_NETNS directory is used by its real path: a symlink to a usable directory passes', () => {
+  assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: OK_DIR }, { mode: 'create', netnsPin: `${LINK_TO_DIR}/pod`, usernsPin: `${OK_DIR}/pod` }), []);
+  assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: OK_DIR }, { mode: 'create', netnsPin: `${DANGLING}/pod`, usernsPin: `${OK_DIR}/pod` }), [unusable('CNI_NETNS', DANGLING, `${DANGLING} is a symlink to nothing`)]);
+});
+
+test('the allocator pool: ADD allocates under the lock (sweeping orphans), only STATUS asks the table ahead; an explicit mapping needs no pool', async () => {
+  const pool = { allocator: { start: 40_000 * 65536, count: 1 } };
+  const ctx = f.context(undefined, { ...pool, idMappings: undefined });
+  const rec = recordFor(ctx, { path: `${OK_DIR}/x`, pin: 'intent' }, { path: `${OK_DIR}/y`, pin: 'intent' });
+  await resolveMapping(ctx, rec); // the pool's one block, taken
+  const conf = { ...pool, idMappings: undefined, netnsPinDirs: [OK_DIR], usernsPinDir: OK_DIR };
+  const full = problems(conf, 'any');
+  assert.is(full.length, 1, full.join('\n'));
+  assert.match(full[0]!, 'allocator');
+  assert.equal(problems(conf, { mode: 'create', netnsPin: `${OK_DIR}/pod`, usernsPin: `${OK_DIR}/pod` }), []);
+  assert.equal(problems({ ...conf, idMappings: MAPPING }, 'any'), [], 'an explicit mapping takes nothing from the pool');
+  await releaseAllocation(rec, ctx);
 });
 
 test('a host-owned adopted netns refuses delegates marked to run in the pod user namespace', () => {
