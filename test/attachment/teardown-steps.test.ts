@@ -5,7 +5,10 @@
 // record - kept, with every failure reported, when a step failed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AttachmentContext } from '../../src/attachment/context';
+import { netnsLockPath } from '../../src/attachment/netns-lock';
 import { notePinHolder } from '../../src/attachment/pin-owners';
 import { teardown, type TeardownOptions } from '../../src/attachment/teardown';
 import { CniError } from '../../src/cni/errors';
@@ -202,6 +205,64 @@ test('pins another record still holds stay; the last holder takes them', async (
     assert.is(await tearDown(second, b), undefined);
     assert.not.ok(present(p.net.path));
     assert.not.ok(present(p.user.path));
+  });
+});
+
+test('adoptions sharing the owner pin we made: the first teardown keeps it for the other, the last removes it', async () => {
+  await withFixture(async (f) => {
+    const p = await pins(); // p.net stands for the runtime's netns, p.user for the owner pin we made
+    const first = f.context();
+    const second = f.context();
+    const adopted = (ctx: AttachmentContext) => journalled(f, ctx, { ...p.net, pin: 'none' }, { ...p.user, adopted: true }, { mode: 'adopt' });
+    const [a, b] = [adopted(first), adopted(second)];
+    assert.is(await tearDown(first, a), undefined);
+    assert.is(nsfsMountsAt(p.user.path), 1, 'still named by the other adoption');
+    assert.ok(first.log.events.some((e) => e.event === 'pins-kept'));
+    assert.is(await tearDown(second, b), undefined);
+    assert.not.ok(present(p.user.path));
+    assert.is(nsfsMountsAt(p.net.path), 1, "the runtime's netns is never ours");
+  });
+});
+
+test('a pin that cannot be removed is an error: the other pin still goes, the record is kept for the next DEL', async () => {
+  await withFixture(async (f) => {
+    const ctx = f.context();
+    const p = await pins();
+    const notADir = `${f.dir}/was-a-pin-dir`;
+    writeFileSync(notADir, '');
+    const token = '0123456789abcdef';
+    const rec = journalled(f, ctx, p.net, { path: `${notADir}/u`, pin: 'intent', token });
+    const err = await tearDown(ctx, rec);
+    assert.match(err?.message ?? '', `cannot remove the temporary pin ${notADir}/.u.${token}.pin`);
+    assert.is(err?.details, 'the record is kept: DEL or GC again to finish');
+    assert.not.ok(present(p.net.path));
+    assert.ok(ctx.store.get(ctx.key) !== undefined);
+  });
+});
+
+test('the netns lock held elsewhere past the timeout: the teardown says so, keeps the pins and the record', async () => {
+  await withFixture(async (f) => {
+    const ctx = f.context(undefined, { lockTimeoutMs: 300 });
+    const p = await pins();
+    const rec = journalled(f, ctx, p.net, p.user);
+    mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
+    const lockFile = netnsLockPath(ctx, p.net.path);
+    const holder = spawn('flock', ['-x', '--no-fork', lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 5000;
+      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) {
+        assert.ok(Date.now() < deadline, 'flock(1) took the lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const err = await tearDown(ctx, rec);
+      assert.is(err?.code, 11);
+      assert.match(err?.message ?? '', `waiting for lock ${lockFile}`);
+      assert.is(nsfsMountsAt(p.net.path), 1);
+      assert.is(nsfsMountsAt(p.user.path), 1);
+      assert.ok(ctx.store.get(ctx.key) !== undefined, 'kept for the next DEL');
+    } finally {
+      holder.kill('SIGKILL'); // the holder itself (--no-fork): it started no other process
+    }
   });
 });
 
