@@ -67,7 +67,8 @@ function problems(conf: Record<string, unknown>, target: PlanTarget): string[] {
 const unusable = (key: string, dir: string, why: string) => `${key}: pin directory ${JSON.stringify(dir)} is not usable: ${why}`;
 
 test('pin directories: a writable one or one that mkdir -p can make passes; each other kind says why, under its key', () => {
-  const dirs = [OK_DIR, NOT_YET, LINK_TO_DIR, UNDER_FILE, FILE, DANGLING, LOOP, RO, `${RO}/new`];
+  // mkdir -p follows the parents' symlinks: a directory to be made under a symlinked one is fine.
+  const dirs = [OK_DIR, NOT_YET, LINK_TO_DIR, UNDER_FILE, FILE, DANGLING, LOOP, RO, `${RO}/new`, `${LINK_TO_DIR}/not/yet`];
   assert.equal(problems({ netnsPinDirs: dirs, usernsPinDir: OK_DIR }, 'any'), [
     unusable('netnsPinDirs[3]', UNDER_FILE, `${FILE} is not a directory`),
     unusable('netnsPinDirs[4]', FILE, `${FILE} is not a directory`),
@@ -82,6 +83,7 @@ test('the user namespace pin directory is never followed: a symlink to a directo
   assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: LINK_TO_DIR }, 'any'), [unusable('usernsPinDir', LINK_TO_DIR, `${LINK_TO_DIR} is a symlink (not followed)`)]);
   assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: DANGLING }, 'any'), [unusable('usernsPinDir', DANGLING, `${DANGLING} is a symlink (not followed)`)]);
   assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: `${FILE}/userns` }, 'any'), [unusable('usernsPinDir', `${FILE}/userns`, `${FILE} is not a directory`)]);
+  assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: `${LINK_TO_DIR}/userns` }, 'any'), [], 'only its own last component is not followed');
 });
 
 test('STATUS with create mode off: no netns pin directory, no mapping; the userns one only while a netns may be adopted', () => {
