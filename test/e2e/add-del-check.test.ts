@@ -132,6 +132,7 @@ test('a second ADD of the same attachment is an error that changes nothing', asy
     const second = net.run('ADD', { ...a }, conf);
     assert.is(second.status, 1);
     assert.is(second.json.code, 105);
+    assert.is(second.json.msg, `attachment "${net.name}/${a.containerId}/eth0" already exists (netns ${a.netnsPin}); DEL it first`);
     assert.is(readFileSync(recordPath(net, a.containerId), 'utf8'), rec);
     assert.is(net.reservations().length, 1);
     assert.is(net.run('DEL', a, conf).status, 0);
