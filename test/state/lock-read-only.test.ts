@@ -93,6 +93,25 @@ test('unlockedIfReadOnly excuses EROFS only: a symlinked lock file is still refu
     assert.not.ok(fs.existsSync(path.join(dir, 'nowhere')));
   }));
 
+test('a symlink at the lock path on a read-only filesystem is refused as a symlink, not excused as read-only', () =>
+  withTempDir((dir) =>
+    withReadOnlyDir(
+      dir,
+      (ro) => fs.symlinkSync(path.join(dir, 'target'), path.join(ro, 's.lock')),
+      async (ro) => {
+        const p = path.join(ro, 's.lock');
+        let ran = false;
+        const err = await expectCniError(ErrorCode.StateFailure, () =>
+          withLock(p, { timeoutMs: 100, unlockedIfReadOnly: true }, () => {
+            ran = true;
+          }),
+        );
+        assert.not.ok(ran, 'fn ran unlocked');
+        assert.is(err.message, `lock file ${p} is a symbolic link; refusing to follow it`);
+      },
+    ),
+  ));
+
 test('a store on a read-only data dir with no locks dir yet: code 5 for ADD, DEL and CHECK run unlocked', () =>
   withTempDir((dir) =>
     withReadOnlyDir(
