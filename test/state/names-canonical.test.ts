@@ -22,6 +22,7 @@ test('a file name that is not the canonical name of its key is not a record of t
   for (const name of [
     'n+%63+eth0.json', // '%63' is 'c': an alias of n+c+eth0.json
     'n+c+eth%30.json',
+    'n+c+eth0.jsonx', // not a .json name at all, whatever its last five characters
     '%6E+c+eth0.json',
     'n+%C3%BC+eth0.json'.replace('%C3%BC', '%c3%bc'), // lowercase hex
   ]) {
