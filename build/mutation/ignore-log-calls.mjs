@@ -20,7 +20,9 @@ function isLoggerCall(node) {
 export const strykerPlugins = [
   declareValuePlugin(PluginKind.Ignore, 'log-calls', {
     shouldIgnore(path) {
-      if (path.isExpressionStatement() && isLoggerCall(path.node.expression)) return 'a log line: read by people, no behaviour depends on its text';
+      // A statement, or the body of an arrow (`(x) => log.info(...)`, a logging callback).
+      const call = path.isExpressionStatement() ? path.node.expression : path.isArrowFunctionExpression() ? path.node.body : undefined;
+      if (call && isLoggerCall(call)) return 'a log line: read by people, no behaviour depends on its text';
       return undefined;
     },
   }),

@@ -63,7 +63,7 @@ export function runTests(tests: string[], opts: { mutant?: string; coverageDir?:
     }
     rmSync(results);
   } catch {}
-  return { ok: r.status === 0, ms: Date.now() - started, hung: r.signal === 'SIGKILL', failed };
+  return { ok: r.status === 0 && failed === undefined, ms: Date.now() - started, hung: r.signal === 'SIGKILL', failed };
 }
 
 /** Long enough for a test that took `expectedMs` in the coverage run; past it, a mutant hung it. */

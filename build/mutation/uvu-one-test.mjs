@@ -41,7 +41,6 @@ function wrapped(name, handler) {
   const id = `${file} > ${name}`;
   if (only !== undefined && !only.has(id)) return;
   matched++;
-  if (!coverageDir && !results) return uvuTest(name, handler);
   if (coverageDir) setCurrent(`${file} > *`);
   uvuTest(name, async (state) => {
     if (coverageDir) setCurrent(id);
@@ -50,6 +49,10 @@ function wrapped(name, handler) {
     try {
       await handler(state);
       ok = true;
+    } catch (err) {
+      // uvu counts a test that rejects with something other than an Error (a mutant's
+      // `throw undefined`, say) as neither passed nor failed, and the file still exits 0.
+      throw err instanceof Error ? err : new Error(`rejected with ${String(err)}`);
     } finally {
       if (results) appendFileSync(results, `${JSON.stringify({ id, ok })}\n`);
       if (coverageDir) {
