@@ -8,24 +8,12 @@ import * as fs from 'node:fs';
 import { pinAdoptedOwner } from '../../src/attachment/adopt-owner';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import type { AttachmentRecord } from '../../src/generated/types';
-import { createPinnedNamespaces, inspectNamespace, type CreatedNamespaces } from '../../src/ns/index';
-import { cleanupRoot, nsfsMountsAt, ONE, openFdCount, pinPaths, safeUnpin, USER_DIR, uniq } from '../helpers/ns-util';
+import { inspectNamespace } from '../../src/ns/index';
+import { cleanupRoot, nsfsMountsAt, ONE, openFdCount, pinnedPair, safeUnpin, USER_DIR, uniq } from '../helpers/ns-util';
 
 test.after(() => cleanupRoot());
 
 const TOKEN = '0123456789abcdef';
-
-/** A userns+netns pair made by the engine, standing in for a runtime's pod netns; unpinned by the returned function. */
-async function runtimePair(): Promise<{ ns: CreatedNamespaces; drop: () => void }> {
-  const p = pinPaths();
-  try {
-    const ns = await createPinnedNamespaces({ mappings: ONE, ...p });
-    return { ns, drop: () => safeUnpin(p.netnsPin, p.usernsPin) };
-  } catch (e) {
-    safeUnpin(p.netnsPin, p.usernsPin);
-    throw e;
-  }
-}
 
 /** The record as ADD has journalled it just before pinAdoptedOwner: owner pin as an intent. */
 function adoptRecord(netnsPath: string, netnsInode: number, ownerInode: number): AttachmentRecord {
@@ -65,7 +53,7 @@ function refused(rec: AttachmentRecord, code: number, msg: string): void {
 }
 
 test('the recorded netns and owner: the owner is pinned at the intent path, its maps recorded, no fd left', async () => {
-  const a = await runtimePair();
+  const a = await pinnedPair();
   const rec = adoptRecord(a.ns.netnsPin, a.ns.netnsInode, a.ns.usernsInode);
   try {
     const before = openFdCount();
@@ -84,8 +72,8 @@ test('the recorded netns and owner: the owner is pinned at the intent path, its 
 });
 
 test('another netns now at the path (same owner type, other inode): refused as changed, nothing pinned', async () => {
-  const a = await runtimePair();
-  const b = await runtimePair().catch((e) => {
+  const a = await pinnedPair();
+  const b = await pinnedPair().catch((e) => {
     a.drop();
     throw e;
   });
@@ -102,8 +90,8 @@ test('another netns now at the path (same owner type, other inode): refused as c
 });
 
 test('the recorded netns but another owner recorded: refused naming both user namespaces, nothing pinned', async () => {
-  const a = await runtimePair();
-  const b = await runtimePair().catch((e) => {
+  const a = await pinnedPair();
+  const b = await pinnedPair().catch((e) => {
     a.drop();
     throw e;
   });
@@ -119,7 +107,7 @@ test('the recorded netns but another owner recorded: refused naming both user na
 });
 
 test('the netns pin gone from the path: refused as disappeared, nothing pinned', async () => {
-  const a = await runtimePair();
+  const a = await pinnedPair();
   const rec = adoptRecord(a.ns.netnsPin, a.ns.netnsInode, a.ns.usernsInode);
   a.drop();
   try {
@@ -130,7 +118,7 @@ test('the netns pin gone from the path: refused as disappeared, nothing pinned',
 });
 
 test('the owner pin path already taken: refused with 101, the file left untouched, the record names no pin of ours', async () => {
-  const a = await runtimePair();
+  const a = await pinnedPair();
   const rec = adoptRecord(a.ns.netnsPin, a.ns.netnsInode, a.ns.usernsInode);
   fs.writeFileSync(rec.userns.path, 'someone else');
   try {

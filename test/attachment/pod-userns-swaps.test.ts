@@ -9,24 +9,12 @@ import * as fs from 'node:fs';
 import { refuseMarkedDelegatesOnHostOwned, withPodUserns, type DelegateNetns } from '../../src/attachment/pod-userns';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import type { DelegateLauncher } from '../../src/delegate';
-import { createPinnedNamespaces, hostUsernsInode, type CreatedNamespaces } from '../../src/ns/index';
-import { cleanupRoot, ONE, openFdCount, pinPaths, safeUnpin } from '../helpers/ns-util';
+import { hostUsernsInode, type CreatedNamespaces } from '../../src/ns/index';
+import { cleanupRoot, ONE, openFdCount, pinnedPair } from '../helpers/ns-util';
 
 test.after(() => cleanupRoot());
 
 const BINARY = '/bin/true';
-
-/** A userns+netns pair made by the engine, standing in for a pod's; unpinned by the returned function. */
-async function podPair(): Promise<{ ns: CreatedNamespaces; drop: () => void }> {
-  const p = pinPaths();
-  try {
-    const ns = await createPinnedNamespaces({ mappings: ONE, ...p });
-    return { ns, drop: () => safeUnpin(p.netnsPin, p.usernsPin) };
-  } catch (e) {
-    safeUnpin(p.netnsPin, p.usernsPin);
-    throw e;
-  }
-}
 
 const netnsOf = (ns: CreatedNamespaces): DelegateNetns => ({ path: ns.netnsPin, inode: ns.netnsInode, usernsInode: ns.usernsInode, hostOwned: false, mappings: ONE });
 
@@ -50,7 +38,7 @@ async function refused(netns: DelegateNetns, code: number, msg: string, binary =
 }
 
 test("the recorded netns and owner: the launcher enters both as the pod's root; its fds are closed after the launch", async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   try {
     const before = openFdCount();
     const seen = await withPodUserns('bridge', BINARY, netnsOf(a.ns), async (via: DelegateLauncher) => {
@@ -65,7 +53,7 @@ test("the recorded netns and owner: the launcher enters both as the pod's root; 
 });
 
 test('a launch that fails: its error is passed on and the fds are closed all the same', async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   try {
     const before = openFdCount();
     let err: unknown;
@@ -84,8 +72,8 @@ test('a launch that fails: its error is passed on and the fds are closed all the
 });
 
 test('another netns at the pin path: not started, the message names the path, the recorded and the found inode', async () => {
-  const a = await podPair();
-  const b = await podPair().catch((e) => {
+  const a = await pinnedPair();
+  const b = await pinnedPair().catch((e) => {
     a.drop();
     throw e;
   });
@@ -99,7 +87,7 @@ test('another netns at the pin path: not started, the message names the path, th
 });
 
 test('a user namespace pin at the netns path: not started, it is no netns', async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   try {
     // The record's inode is the very inode at the path, but of a user namespace.
     const netns = { ...netnsOf(a.ns), path: a.ns.usernsPin, inode: a.ns.usernsInode };
@@ -110,8 +98,8 @@ test('a user namespace pin at the netns path: not started, it is no netns', asyn
 });
 
 test('the recorded netns but another owner recorded: not started, the message names both user namespaces', async () => {
-  const a = await podPair();
-  const b = await podPair().catch((e) => {
+  const a = await pinnedPair();
+  const b = await pinnedPair().catch((e) => {
     a.drop();
     throw e;
   });
@@ -132,13 +120,13 @@ test("a netns owned by the host's user namespace, even if so recorded: not start
 });
 
 test('the pin gone from the path: not started, the message names the path', async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   a.drop();
   await refused(netnsOf(a.ns), ErrorCode.NamespaceFailure, `runInPodUserns: delegate "bridge" not started: ${a.ns.netnsPin} is not a namespace file (pin gone?)`);
 });
 
 test('no pod user namespace recorded (host-owned, or no owner inode): code 7 naming the key, the delegate and CNI_NETNS', async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   try {
     const msg = `runInPodUserns: delegate "bridge" cannot run in the pod's user namespace: CNI_NETNS "${a.ns.netnsPin}" is owned by the host's user namespace (there is no pod user namespace)`;
     await refused({ ...netnsOf(a.ns), hostOwned: true }, ErrorCode.InvalidNetworkConfig, msg);
@@ -149,7 +137,7 @@ test('no pod user namespace recorded (host-owned, or no owner inode): code 7 nam
 });
 
 test("maps without a container id 0, or a binary the pod's root cannot run: code 7 naming the delegate and why", async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   const dir = fs.mkdtempSync('/run/uxt-pod-userns-');
   try {
     const noRootUid = { uidMappings: [{ containerID: 1, hostID: 100001, size: 65535 }], gidMappings: ONE.gidMappings };
@@ -174,7 +162,7 @@ test("maps without a container id 0, or a binary the pod's root cannot run: code
 });
 
 test('no maps recorded (an ADD killed before it recorded them): the pre-check is skipped and the delegate started, so its DEL still runs', async () => {
-  const a = await podPair();
+  const a = await pinnedPair();
   try {
     const before = openFdCount();
     let launched = false;

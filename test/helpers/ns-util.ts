@@ -1,7 +1,7 @@
 // Shared helpers for the namespace engine tests: private pin dirs, cleanup, counters.
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { unpin } from '../../src/ns/index';
+import { createPinnedNamespaces, type CreatedNamespaces, unpin } from '../../src/ns/index';
 import { uniqueName } from './unique';
 
 /** A unique pin name for this test process (the common name scheme, test/helpers/unique.ts). */
@@ -40,6 +40,18 @@ export function cleanupRoot(): void {
     }
   }
   fs.rmSync(ROOT, { recursive: true, force: true });
+}
+
+/** A userns+netns pair made by the engine and pinned in this process's dirs (standing in for a pod's, or a runtime's); `drop` unpins both. */
+export async function pinnedPair(): Promise<{ ns: CreatedNamespaces; drop: () => void }> {
+  const p = pinPaths();
+  try {
+    const ns = await createPinnedNamespaces({ mappings: ONE, ...p });
+    return { ns, drop: () => safeUnpin(p.netnsPin, p.usernsPin) };
+  } catch (e) {
+    safeUnpin(p.netnsPin, p.usernsPin);
+    throw e;
+  }
 }
 
 export const ONE = { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] };
