@@ -13,7 +13,7 @@ import type { RecordStore } from '../../src/state/record-store';
 import { ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
 import type { AttachmentRecord } from '../../src/generated/types';
-import { allocateBlock, blocksOverlapping, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
+import { allocateBlock, blocksOverlapping, checkPoolHasRoom, recordExplicit, releaseBlock, releaseKey, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
 import { blockEntry, blockRow, explicitEntry, readTable, type BlockEntry } from '../../src/idmap/allocation-file';
 import { poolFromConfig, type Pool } from '../../src/idmap/pool';
 import { refuseSharedRanges } from '../../src/idmap/shared-ranges';
@@ -107,6 +107,20 @@ test('exhausted pool: code 104 naming the pool and its size; one release makes r
     assert.match(e.message, `all 2 blocks of 65536 ids (131072 ids)`);
     await del(env, 'a');
     assert.is(await add(env, 'c', p), START);
+  }));
+
+test('STATUS sees a full pool as ADD would (104 naming the pool), room again after a release; no table yet is room', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir);
+    const p = poolFromConfig({ ...DEFAULTS.allocator, start: START, count: 2 });
+    checkPoolHasRoom(dir, p);
+    await add(env, 'a', p);
+    checkPoolHasRoom(dir, p);
+    await add(env, 'b', p);
+    const e = await expectCniError(ErrorCode.PoolExhausted, async () => checkPoolHasRoom(dir, p));
+    assert.match(e.message, `config pool ${START}-${START + 2 * B - 1}`);
+    await del(env, 'a');
+    checkPoolHasRoom(dir, p);
   }));
 
 test('a retried ADD (no record yet) gets its own block back', () =>
