@@ -15,7 +15,7 @@ import { openStore } from '../../src/attachment/context';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { DEFAULTS } from '../../src/config/netconf';
 import { allocateBlock, recordExplicit, releaseBlock, releaseKey, shareBlock, sweepOrphanAllocations, updateTable, withLegacyBlocks, type AllocatorEnv } from '../../src/idmap/allocator';
-import { poolFromConfig } from '../../src/idmap/pool';
+import { poolFromConfig, type Pool } from '../../src/idmap/pool';
 import { allocatorEnv, storeRecords } from '../../src/idmap/store-records';
 import type { AttachmentRecord } from '../../src/generated/types';
 import { blockEntry, explicitEntry, readTable, type BlockRow } from '../../src/idmap/allocation-file';
@@ -424,5 +424,86 @@ test('allocatorEnv: the data dir, lock timeout, store and log it is given', () =
   const env = allocatorEnv({ dataDir: '/d', lockTimeoutMs: 7 }, store, quietLog);
   assert.equal([env.dataDir, env.lockTimeoutMs, env.records.hasRecord({ network: 'n', containerId: 'c', ifname: 'eth0' }), env.log === quietLog], ['/d', 7, false, true]);
 });
+
+// A pool of two spans with a gap between them, as a subidOwner with two /etc/subuid lines gives.
+const twoSpans = (): Pool => ({
+  ...pool(),
+  spans: [
+    { start: 2_000 * B, end: 2_002 * B },
+    { start: 2_010 * B, end: 2_012 * B },
+  ],
+  blocks: 4,
+});
+
+test("a retried ADD gets back its block in a pool's second span, though the first span has room", () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = twoSpans();
+    for (const c of ['a', 'b', 'c']) await allocateBlock(env, key(c), p);
+    assert.is((await allocateBlock(env, key('c'), p)).hostID, 2_010 * B, 'c took the first block of the second span');
+    await updateTable(env, (t) => {
+      t.blocks = t.blocks.filter((r) => r[1] !== 'a'); // the first span's lowest block is free again
+      return { value: undefined, changed: true };
+    });
+    const again = await allocateBlock(env, key('c'), p);
+    assert.equal([again.reused, again.hostID], [true, 2_010 * B]);
+  }));
+
+test('a retried ADD whose row in the table is not aligned to the block size (a table edited by hand) gets an aligned block', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const p = pool();
+    await allocateBlock(env, key('a'), p);
+    await updateTable(env, (t) => {
+      t.blocks[0]![4] += B / 2; // inside the pool and of the pool's size, but astride two blocks
+      return { value: undefined, changed: true };
+    });
+    const again = await allocateBlock(env, key('a'), p);
+    assert.equal([again.reused, again.hostID % B], [false, 0]);
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => [r[1], r[4]]),
+      [['a', again.hostID]],
+    );
+  }));
+
+test('a retried ADD whose config moved to a full pool: code 104, and its old block is released all the same', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const one = poolFromConfig({ ...DEFAULTS.allocator, start: 3_000 * B, count: 1 });
+    await allocateBlock(env, key('a'), pool()); // the ADD that was killed before its record
+    await allocateBlock(env, key('full'), one);
+    env.store.put(key('full'), readyRecord(key('full'), { allocation: { pool: one.id, hostID: 3_000 * B, size: B } }));
+    await expectCniError(ErrorCode.PoolExhausted, () => allocateBlock(env, key('a'), one));
+    assert.equal(
+      readTable(dir).table!.blocks.map((r) => r[1]),
+      ['full'],
+      "a's block in the old pool is free on disk",
+    );
+  }));
+
+test('a full pool whose orphan sweep frees only ids outside it: code 104, not an empty answer', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const one = poolFromConfig({ ...DEFAULTS.allocator, start: 2_000 * B, count: 1 });
+    await allocateBlock(env, key('live'), one);
+    env.store.put(key('live'), record(key('live'), 2_000 * B));
+    await recordExplicit(env, key('orphan'), explicitAt(100_000, 10)); // no record: an interrupted ADD's entry
+    await expectCniError(ErrorCode.PoolExhausted, () => allocateBlock(env, key('b'), one));
+    assert.equal(readTable(dir).table!.explicit, [], 'the sweep ran and dropped the orphan');
+  }));
+
+test('sharing a block already shared leaves the table file as it is', () =>
+  withTempDir(async (dir) => {
+    const env = envFor(dir, 2000);
+    const a = await allocateBlock(env, key('owner'), pool());
+    await shareBlock(env, key('joiner'), a);
+    const file = fs.openSync(path.join(dir, 'allocations.json'), 'r');
+    try {
+      await shareBlock(env, key('joiner'), a);
+      assert.is(fs.fstatSync(file).nlink, 1, 'the table file was rewritten');
+    } finally {
+      fs.closeSync(file);
+    }
+  }));
 
 test.run();

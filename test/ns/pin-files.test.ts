@@ -231,6 +231,95 @@ test('releaseReservation: a file that replaced ours at the path is not removed; 
   assert.is(r.fd, -1);
 });
 
+test('fileHoldsToken / looksLikeReservation close every file they open, whatever they find', () => {
+  const d = dir();
+  fs.writeFileSync(`${d}/token`, TOKEN);
+  fs.writeFileSync(`${d}/long`, 'a'.repeat(100));
+  execFileSync('mkfifo', [`${d}/fifo`]);
+  fs.mkdirSync(`${d}/dir`);
+  const open = () => fs.readdirSync('/proc/self/fd').length;
+  const before = open();
+  for (let i = 0; i < 20; i++) {
+    for (const f of ['token', 'long', 'fifo', 'dir']) {
+      fileHoldsToken(`${d}/${f}`, TOKEN);
+      looksLikeReservation(`${d}/${f}`);
+    }
+  }
+  assert.is(open(), before, 'fds left open');
+});
+
+test('reservePin: a path that cannot be created for another reason than being there or read-only says why', () => {
+  const d = dir();
+  fs.writeFileSync(`${d}/file`, '');
+  throwsCni(() => reservePin(`${d}/missing/pin`, 'netns pin'), ErrorCode.NamespaceFailure, `netns pin ${d}/missing/pin cannot be created: ENOENT`);
+  throwsCni(() => reservePin(`${d}/file/pin`, 'netns pin', TOKEN), ErrorCode.NamespaceFailure, `netns pin (temporary name) ${d}/file/.pin.${TOKEN}.pin cannot be created: ENOTDIR`);
+});
+
+test('reservePin: a link() failing for another reason than EEXIST is that failure, not "already exists"', () => {
+  const d = dir();
+  const moved = `${d}-moved`;
+  // The directory moves away once the temporary file is made: link() finds no such file.
+  throwsCni(() => reservePin(`${d}/pin`, 'netns pin', TOKEN, () => fs.renameSync(d, moved)), ErrorCode.NamespaceFailure, `netns pin ${d}/pin cannot be created: ENOENT`);
+  // Only what is still at the path we made is ever removed: the moved file is the operator's now.
+  assert.equal(fs.readdirSync(moved), [`.pin.${TOKEN}.pin`]);
+  fs.rmSync(moved, { recursive: true });
+});
+
+test('releaseReservation of a file someone else mounted over: their mount stays, and so does our file under it', () => {
+  const d = dir();
+  const p = `${d}/pin`;
+  fs.writeFileSync(`${d}/theirs`, 'theirs');
+  for (const token of [TOKEN, undefined]) {
+    const r = reservePin(p, 'netns pin', token);
+    execFileSync('mount', ['--bind', `${d}/theirs`, p]);
+    releaseReservation(r);
+    assert.is(fs.readFileSync(p, 'utf8'), 'theirs', `their mount was taken off (token ${token})`);
+    assert.is(mountsUnder(p).length, 1);
+    execFileSync('umount', [p]);
+    assert.ok(fs.existsSync(p), `our file, now unmounted, was removed from under their mount (token ${token})`);
+    fs.unlinkSync(p);
+  }
+});
+
+test('the pin directory and the parents it makes are 0755 whatever the umask', () => {
+  const base = dir();
+  const old = process.umask(0);
+  try {
+    ensurePinDir(`${base}/a/b`);
+  } finally {
+    process.umask(old);
+  }
+  assert.equal([fs.statSync(`${base}/a`).mode & 0o7777, fs.statSync(`${base}/a/b`).mode & 0o7777], [0o755, 0o755]);
+});
+
+test('unpin: a directory is refused untouched; a pin under more than 16 stacked mounts is an error once 16 came off', () => {
+  const d = dir();
+  fs.mkdirSync(`${d}/dir`);
+  throwsCni(() => unpin(`${d}/dir`), ErrorCode.NamespaceFailure, `cannot unpin ${d}/dir: it is a directory (left untouched)`);
+  assert.ok(fs.statSync(`${d}/dir`).isDirectory());
+  const p = `${d}/pin`;
+  fs.writeFileSync(p, '');
+  for (let i = 0; i < 17; i++) execFileSync('mount', ['--bind', '/proc/self/ns/net', p]);
+  throwsCni(() => unpin(p), ErrorCode.NamespaceFailure, `cannot remove pin ${p}: EBUSY`);
+  assert.is(nsfsMountsAt(p), 1, 'the 17th mount is left for the next DEL');
+  unpin(p);
+  assert.not.ok(fs.existsSync(p));
+});
+
+test('openNsPath: a symlink whose path only ends like /proc/<pid>/ns/net is not followed; isLiveNetnsPin closes what it opens', () => {
+  const d = dir();
+  fs.mkdirSync(`${d}/proc/1/ns`, { recursive: true });
+  fs.symlinkSync('/proc/self/ns/net', `${d}/proc/1/ns/net`);
+  assert.is(openNsPath(`${d}/proc/1/ns/net`), -1);
+  fs.writeFileSync(`${d}/plain`, '');
+  const open = () => fs.readdirSync('/proc/self/fd').length;
+  const before = open();
+  for (let i = 0; i < 20; i++) {
+    for (const p of ['/proc/self/ns/net', '/proc/self/ns/user', `${d}/plain`]) isLiveNetnsPin(p, netnsIno());
+  }
+  assert.is(open(), before, 'fds left open');
+});
+
 test('unpin: stacked mounts all come off; a bad path is refused by name', () => {
   const d = dir();
   const p = `${d}/pin`;
