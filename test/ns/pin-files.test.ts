@@ -306,6 +306,20 @@ test('unpin: a directory is refused untouched; a pin under more than 16 stacked 
   assert.not.ok(fs.existsSync(p));
 });
 
+test('unpin of a pin on a read-only mount: an error naming the pin and EROFS, the file left as it was', () => {
+  const d = dir();
+  const p = `${d}/pin`;
+  fs.writeFileSync(p, '');
+  execFileSync('mount', ['--bind', d, d]);
+  execFileSync('mount', ['-o', 'remount,bind,ro', d]);
+  try {
+    throwsCni(() => unpin(p), ErrorCode.NamespaceFailure, `cannot remove pin ${p}: EROFS`);
+    assert.ok(fs.existsSync(p));
+  } finally {
+    execFileSync('umount', [d]);
+  }
+});
+
 test('openNsPath: a symlink whose path only ends like /proc/<pid>/ns/net is not followed; isLiveNetnsPin closes what it opens', () => {
   const d = dir();
   fs.mkdirSync(`${d}/proc/1/ns`, { recursive: true });
