@@ -1,6 +1,6 @@
 // The coverage run's half inside the plugin (build/mutation/build-sandbox.mjs puts a call to this at
 // the top of the sandbox's plugins/userns-netns/main.ts; the checkout's plugin never has it). At
-// exit the process writes which of Stryker's instrumented mutants it reached, under the test
+// exit (or as it signals itself) the process writes which of Stryker's instrumented mutants it reached, under the test
 // that was running when it started (uvu-one-test.mjs keeps that in <dir>/current). Only while
 // <dir>/current exists, i.e. during the coverage run, not while mutants are tested.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ export function recordCoverageAtExit(dir: string): void {
   } catch {
     return;
   }
-  process.on('exit', () => {
+  const write = () => {
     const cov = (globalThis as StrykerGlobal).__stryker__?.mutantCoverage;
     if (!cov) return;
     const ids = new Set(Object.keys(cov.static));
@@ -26,5 +26,13 @@ export function recordCoverageAtExit(dir: string): void {
     } catch {
       // a plugin process in a private mount namespace of a test, say: its coverage is lost, not its answer
     }
-  });
+  };
+  process.on('exit', write);
+  // A crash test's failpoint SIGKILLs the plugin: no 'exit' follows, and what it reached up to
+  // there (the failpoint itself included) would be credited to no test.
+  const kill = process.kill.bind(process);
+  process.kill = ((pid: number, signal?: string | number) => {
+    if (pid === process.pid) write();
+    return kill(pid, signal);
+  }) as typeof process.kill;
 }

@@ -78,10 +78,10 @@ test('a table rebuilt from the records is sorted by host id, whatever order the 
   withTempDir(async (dir) => {
     const env = envFor(dir, 2000);
     const p = pool();
-    // Names in the reverse order of their blocks: the store lists them by name.
+    // Names in neither the order of their blocks nor its reverse: the store lists them by name.
     for (const [c, i] of [
-      ['a', 2],
-      ['b', 1],
+      ['a', 1],
+      ['b', 2],
       ['c', 0],
     ] as const)
       env.store.put(key(c), record(key(c), p.spans[0]!.start + i * B));
@@ -91,8 +91,8 @@ test('a table rebuilt from the records is sorted by host id, whatever order the 
       readTable(dir).table!.blocks.map((r) => [r[1], r[4] - p.spans[0]!.start]),
       [
         ['c', 0],
-        ['b', B],
-        ['a', 2 * B],
+        ['a', B],
+        ['b', 2 * B],
         ['d', 3 * B],
       ],
     );
