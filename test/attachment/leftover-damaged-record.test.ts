@@ -5,10 +5,12 @@
 // step succeeded, every failure reported. A readable leftover is rolled back from its record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AttachmentContext } from '../../src/attachment/context';
 import { clearLeftover } from '../../src/attachment/leftover';
+import { netnsLockPath } from '../../src/attachment/netns-lock';
+import { canonicalNetnsPath } from '../../src/attachment/netns-target';
 import { notePinHolder } from '../../src/attachment/pin-owners';
 import { CniError } from '../../src/cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../../src/generated/types';
@@ -215,6 +217,31 @@ test("an adopted netns's damaged record: the runtime's netns stays, the owner pi
     assert.is(nsfsMountsAt(p.net.path), 1, 'not ours');
     assert.not.ok(present(p.user.path));
     assert.not.ok(present(f.recordFile(ctx.key)));
+  });
+});
+
+test("an adopted netns's damaged record is cleared under that netns's lock, as ADD and teardown take it: busy, code 11 and nothing removed", async () => {
+  await withFixture(['dela'], async (f) => {
+    const ctx = f.context(undefined, { lockTimeoutMs: 200 });
+    const p = await pins();
+    damagedRecord(f, ctx, recordFor(ctx, { ...p.net, pin: 'none' }, { ...p.user, adopted: true }, { mode: 'adopt' }), 'userns');
+    const lockPath = netnsLockPath(ctx, canonicalNetnsPath(p.net.path));
+    mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
+    // -o: the lock is flock's own (not the sleep's), so killing flock releases it.
+    const holder = spawn('flock', ['-o', '-x', lockPath, 'sleep', '5'], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 200 && spawnSync('flock', ['-n', lockPath, 'true']).status === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      let err: unknown;
+      await del(ctx).catch((e) => (err = e));
+      assert.instance(err, CniError);
+      assert.is((err as CniError).code, 11, (err as CniError).message);
+      assert.ok(present(p.user.path), 'the owner pin stays until the lock is ours');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await new Promise((r) => holder.once('exit', r));
+    await del(ctx);
+    assert.not.ok(present(p.user.path));
   });
 });
 
