@@ -113,6 +113,19 @@ test("ADD's target decides: create checks CNI_NETNS's directory, the userns one 
   assert.match(unresolved[0]!, 'idMappings');
 });
 
+test("the plugin's working directory plays no part: nothing to check is nothing checked, also from a read-only cwd", () => {
+  const cwd = process.cwd();
+  process.chdir(RO);
+  try {
+    const bad = { usernsPinDir: `${FILE}/userns`, netnsPinDirs: [] };
+    assert.equal(problems({ ...bad, existingNetns: 'refuse' }, 'any'), [], 'STATUS with no pin directory to use');
+    const adopt = { mode: 'adopt', netnsPath: '/proc/1/ns/net', netnsInode: 1, ownerInode: 2, ownerIsHost: true } as const;
+    assert.equal(problems(bad, adopt), [], 'adopting a host-owned netns pins nothing');
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
 test('a CNI_NETNS directory is used by its real path: a symlink to a usable directory passes', () => {
   assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: OK_DIR }, { mode: 'create', netnsPin: `${LINK_TO_DIR}/pod`, usernsPin: `${OK_DIR}/pod` }), []);
   assert.equal(problems({ netnsPinDirs: [OK_DIR], usernsPinDir: OK_DIR }, { mode: 'create', netnsPin: `${DANGLING}/pod`, usernsPin: `${OK_DIR}/pod` }), [unusable('CNI_NETNS', DANGLING, `${DANGLING} is a symlink to nothing`)]);
