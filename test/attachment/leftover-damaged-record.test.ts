@@ -227,8 +227,8 @@ test("an adopted netns's damaged record is cleared under that netns's lock, as A
     damagedRecord(f, ctx, recordFor(ctx, { ...p.net, pin: 'none' }, { ...p.user, adopted: true }, { mode: 'adopt' }), 'userns');
     const lockPath = netnsLockPath(ctx, canonicalNetnsPath(p.net.path));
     mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
-    // -o: the lock is flock's own (not the sleep's), so killing flock releases it.
-    const holder = spawn('flock', ['-o', '-x', lockPath, 'sleep', '5'], { stdio: 'ignore' });
+    // --no-fork: flock itself holds the lock and runs nothing else, so killing it releases the lock.
+    const holder = spawn('flock', ['-x', '--no-fork', lockPath, 'sleep', '30'], { stdio: 'ignore' });
     try {
       for (let i = 0; i < 200 && spawnSync('flock', ['-n', lockPath, 'true']).status === 0; i++) await new Promise((r) => setTimeout(r, 10));
       let err: unknown;

@@ -6,16 +6,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { AttachmentContext } from '../../src/attachment/context';
 import { netnsLockPath } from '../../src/attachment/netns-lock';
+import { canonicalNetnsPath } from '../../src/attachment/netns-target';
 import { notePinHolder } from '../../src/attachment/pin-owners';
 import { teardown, type TeardownOptions } from '../../src/attachment/teardown';
 import { CniError } from '../../src/cni/errors';
 import type { AttachmentRecord, DelegateRecord, NamespaceRef } from '../../src/generated/types';
 import { createPinnedNamespaces } from '../../src/ns/index';
 import { present } from '../helpers/host';
-import { cleanupRoot, nsfsMountsAt, ONE, pinPaths, safeUnpin } from '../helpers/ns-util';
+import { cleanupRoot, NET_DIR, nsfsMountsAt, ONE, pinPaths, ROOT, safeUnpin } from '../helpers/ns-util';
+import { uniqueName } from '../helpers/unique';
 import { fixture, recordFor, type Fixture } from './helpers/attachment-fixture';
 
 const made: string[] = [];
@@ -260,6 +263,33 @@ test('the netns lock held elsewhere past the timeout: the teardown says so, keep
       assert.is(nsfsMountsAt(p.net.path), 1);
       assert.is(nsfsMountsAt(p.user.path), 1);
       assert.ok(ctx.store.get(ctx.key) !== undefined, 'kept for the next DEL');
+    } finally {
+      holder.kill('SIGKILL'); // the holder itself (--no-fork): it started no other process
+    }
+  });
+});
+
+test('adopt mode, the netns named through a symlinked directory: the teardown waits for the lock ADD took, of the resolved path', async () => {
+  await withFixture(async (f) => {
+    const ctx = f.context(undefined, { lockTimeoutMs: 300 });
+    const p = await pins(); // p.net stands for the runtime's netns, p.user for the owner pin we made
+    const linkDir = `${ROOT}/netns-link-${uniqueName('tl')}`;
+    symlinkSync(NET_DIR, linkDir);
+    const spelled = `${linkDir}/${basename(p.net.path)}`; // as the runtime gave CNI_NETNS
+    const rec = journalled(f, ctx, { ...p.net, path: spelled, pin: 'none' }, { ...p.user, adopted: true }, { mode: 'adopt' });
+    mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
+    const lockFile = netnsLockPath(ctx, canonicalNetnsPath(spelled));
+    assert.is(lockFile, netnsLockPath(ctx, p.net.path), 'one lock for both spellings');
+    const holder = spawn('flock', ['-x', '--no-fork', lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 5000;
+      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) {
+        assert.ok(Date.now() < deadline, 'flock(1) took the lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const err = await tearDown(ctx, rec);
+      assert.is(err?.code, 11);
+      assert.ok(present(p.user.path), 'the owner pin stays while ADD may still be adopting');
     } finally {
       holder.kill('SIGKILL'); // the holder itself (--no-fork): it started no other process
     }
