@@ -107,9 +107,14 @@ test('two networks adopt one userns-owned netns: they share the owner pin; it go
         assert.is(net1.run('ADD', a, conf1).status, 0);
         const add2 = net2.run('ADD', b, conf2, { CNI_IFNAME: 'eth1' });
         assert.is(add2.status, 0, add2.stdout);
-        const rec2 = JSON.parse(readFileSync(join(net1.dataDir, 'records', `${net2.name}+${b.containerId}+eth1.json`), 'utf8'));
+        const recordOf = (name: string, ifname: string) => JSON.parse(readFileSync(join(net1.dataDir, 'records', `${name}+${b.containerId}+${ifname}.json`), 'utf8'));
+        const [rec1, rec2] = [recordOf(net1.name, 'eth0'), recordOf(net2.name, 'eth1')];
         assert.is(rec2.userns.path, a.usernsPin);
         assert.is(rec2.joined.network, net1.name);
+        // The same pin (path, inode, token: the proof teardown needs), still not host-owned, and the same ids.
+        assert.equal(rec2.userns, rec1.userns);
+        assert.equal([rec2.userns.hostOwned, rec2.userns.adopted, typeof rec2.userns.token], [false, true, 'string']);
+        assert.equal(rec2.mappings, rec1.mappings);
         assert.is(net1.run('DEL', a, conf1).status, 0);
         assert.ok(isNsfsMount(a.usernsPin), 'kept: the other network still names it');
         assert.is(net2.run('DEL', b, conf2, { CNI_IFNAME: 'eth1' }).status, 0);
