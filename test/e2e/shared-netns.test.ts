@@ -68,6 +68,7 @@ for (const firstDel of ['creator', 'joiner'] as const) {
         ['eth0', 'eth1'],
       );
 
+      const recA = recordOf(dataDir, netA, cid, 'eth0');
       const recB = recordOf(dataDir, netB, cid, 'eth1');
 
       const [first, second] =
@@ -113,6 +114,10 @@ for (const firstDel of ['creator', 'joiner'] as const) {
       assert.is(recB.netns.inode, inode);
       assert.is(recB.userns.path, att.usernsPin);
       assert.is(recB.userns.inode, usernsInode);
+      // The very pins (tokens included: the proof a teardown needs), still not host-owned, and the same ids.
+      assert.equal([recB.netns, recB.userns], [recA.netns, recA.userns]);
+      assert.equal([recB.userns.hostOwned, typeof recB.netns.token, typeof recB.userns.token], [false, 'string', 'string']);
+      assert.equal(recB.mappings, recA.mappings);
 
       const del2 = run(second.net, 'DEL', cid, att.netnsPin, second.conf, second.ifname);
       assert.is(del2.status, 0, del2.stdout);
