@@ -1,6 +1,6 @@
 // The coverage run: which tests reach which of Stryker's instrumented mutants. Each test file runs
-// once, in its own process, recording (uvu-one-test.mjs in the test process, plugin-coverage.ts
-// in every plugin process it starts). Kept per test file in <report dir>/coverage/, under a hash
+// once, in its own process, recording (uvu-one-test.mjs in the test process, record-coverage.mjs
+// in every plugin or other Node process it starts). Kept per test file in <report dir>/coverage/, under a hash
 // of that file and of everything else it runs (sources, entry point, test helpers, the
 // recording code): a new or changed test file is measured again, nothing else.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,8 @@ export interface Coverage {
 /** Test dirs the coverage run leaves out: other tools' runs (runc, podman, containerd), the SEA build, the layer lint. */
 const SKIPPED_DIRS = ['test/runtimes', 'test/artifacts', 'test/layers', 'test/bench'];
 /** What every test file's coverage depends on besides itself. */
-const RECORDING = ['build/mutation/plugin-coverage.ts', 'build/mutation/uvu-one-test.mjs', 'build/mutation/uvu-hooks.mjs', 'build/mutation/build-sandbox.mjs'];
-/** Where plugin-coverage.ts writes (build-sandbox.mjs names this dir to it). */
+const RECORDING = ['build/mutation/record-coverage.mjs', 'build/mutation/child-coverage.mjs', 'build/mutation/uvu-register.mjs', 'build/mutation/uvu-one-test.mjs', 'build/mutation/uvu-hooks.mjs', 'build/mutation/build-sandbox.mjs'];
+/** Where record-coverage.mjs writes (build-sandbox.mjs names this dir to it). */
 const recordDir = join(process.cwd(), '.mutation-coverage');
 
 export function testFiles(): string[] {

@@ -5,7 +5,7 @@
 //   the first failure);
 // - MUTATION_COVERAGE_DIR: the coverage run. While a test runs, Stryker's instrumented code counts
 //   the mutants it reaches under that test's id (__stryker__.currentTestId, in this process) and
-//   the plugin processes it starts read the id from <dir>/current (plugin-coverage.ts); at exit
+//   the plugin processes it starts read the id from <dir>/current (record-coverage.mjs); at exit
 //   this process writes what it counted, and every test's duration and result.
 // The test files import { test } from 'uvu' (one suite per file, one file per process here).
 import { appendFileSync, writeFileSync } from 'node:fs';
