@@ -42,7 +42,9 @@ test('STATUS: not ready for a missing delegate binary, as ADD fails on it', asyn
   await withNet(async (net) => {
     const conf = net.conf('1.1.0', {}, [net.bridgeDelegate(), { type: 'no-such-plugin' }]);
     assertStatusMatchesAdd(net, conf, 7);
-    assert.match(status(net, conf).json.msg, 'delegate "no-such-plugin": failed to find plugin');
+    const msg: string = status(net, conf).json.msg;
+    assert.match(msg, 'delegate "no-such-plugin": failed to find plugin');
+    assert.is(msg.split('failed to find plugin').length - 1, 1, `the missing delegate reported once, not probed as well: ${msg}`);
   });
 });
 
