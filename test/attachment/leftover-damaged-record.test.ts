@@ -5,7 +5,7 @@
 // step succeeded, every failure reported. A readable leftover is rolled back from its record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AttachmentContext } from '../../src/attachment/context';
 import { clearLeftover } from '../../src/attachment/leftover';
@@ -16,6 +16,7 @@ import { CniError } from '../../src/cni/errors';
 import type { AttachmentRecord, NamespaceRef } from '../../src/generated/types';
 import { createPinnedNamespaces } from '../../src/ns/index';
 import { isCorrupt } from '../../src/state/record-store';
+import { holdFlock } from '../helpers/flock-holder';
 import { present } from '../helpers/host';
 import { cleanupRoot, NET_DIR, nsfsMountsAt, ONE, pinPaths, safeUnpin, USER_DIR } from '../helpers/ns-util';
 import { fixture, recordFor, type Fixture } from './helpers/attachment-fixture';
@@ -227,19 +228,16 @@ test("an adopted netns's damaged record is cleared under that netns's lock, as A
     damagedRecord(f, ctx, recordFor(ctx, { ...p.net, pin: 'none' }, { ...p.user, adopted: true }, { mode: 'adopt' }), 'userns');
     const lockPath = netnsLockPath(ctx, canonicalNetnsPath(p.net.path));
     mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
-    // --no-fork: flock itself holds the lock and runs nothing else, so killing it releases the lock.
-    const holder = spawn('flock', ['-x', '--no-fork', lockPath, 'sleep', '30'], { stdio: 'ignore' });
+    const holder = await holdFlock(lockPath);
     try {
-      for (let i = 0; i < 200 && spawnSync('flock', ['-n', lockPath, 'true']).status === 0; i++) await new Promise((r) => setTimeout(r, 10));
       let err: unknown;
       await del(ctx).catch((e) => (err = e));
       assert.instance(err, CniError);
       assert.is((err as CniError).code, 11, (err as CniError).message);
       assert.ok(present(p.user.path), 'the owner pin stays until the lock is ours');
     } finally {
-      holder.kill('SIGKILL');
+      await holder.release();
     }
-    await new Promise((r) => holder.once('exit', r));
     await del(ctx);
     assert.not.ok(present(p.user.path));
   });

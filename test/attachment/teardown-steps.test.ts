@@ -5,7 +5,6 @@
 // record - kept, with every failure reported, when a step failed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { AttachmentContext } from '../../src/attachment/context';
@@ -16,6 +15,7 @@ import { teardown, type TeardownOptions } from '../../src/attachment/teardown';
 import { CniError } from '../../src/cni/errors';
 import type { AttachmentRecord, DelegateRecord, NamespaceRef } from '../../src/generated/types';
 import { createPinnedNamespaces } from '../../src/ns/index';
+import { holdFlock } from '../helpers/flock-holder';
 import { present } from '../helpers/host';
 import { cleanupRoot, NET_DIR, nsfsMountsAt, ONE, pinPaths, ROOT, safeUnpin } from '../helpers/ns-util';
 import { uniqueName } from '../helpers/unique';
@@ -250,13 +250,8 @@ test('the netns lock held elsewhere past the timeout: the teardown says so, keep
     const rec = journalled(f, ctx, p.net, p.user);
     mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
     const lockFile = netnsLockPath(ctx, p.net.path);
-    const holder = spawn('flock', ['-x', '--no-fork', lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    const holder = await holdFlock(lockFile);
     try {
-      const deadline = Date.now() + 5000;
-      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) {
-        assert.ok(Date.now() < deadline, 'flock(1) took the lock');
-        await new Promise((r) => setTimeout(r, 20));
-      }
       const err = await tearDown(ctx, rec);
       assert.is(err?.code, 11);
       assert.match(err?.message ?? '', `waiting for lock ${lockFile}`);
@@ -264,7 +259,7 @@ test('the netns lock held elsewhere past the timeout: the teardown says so, keep
       assert.is(nsfsMountsAt(p.user.path), 1);
       assert.ok(ctx.store.get(ctx.key) !== undefined, 'kept for the next DEL');
     } finally {
-      holder.kill('SIGKILL'); // the holder itself (--no-fork): it started no other process
+      await holder.release();
     }
   });
 });
@@ -280,18 +275,13 @@ test('adopt mode, the netns named through a symlinked directory: the teardown wa
     mkdirSync(ctx.store.locksDir, { recursive: true, mode: 0o700 });
     const lockFile = netnsLockPath(ctx, canonicalNetnsPath(spelled));
     assert.is(lockFile, netnsLockPath(ctx, p.net.path), 'one lock for both spellings');
-    const holder = spawn('flock', ['-x', '--no-fork', lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    const holder = await holdFlock(lockFile);
     try {
-      const deadline = Date.now() + 5000;
-      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) {
-        assert.ok(Date.now() < deadline, 'flock(1) took the lock');
-        await new Promise((r) => setTimeout(r, 20));
-      }
       const err = await tearDown(ctx, rec);
       assert.is(err?.code, 11);
       assert.ok(present(p.user.path), 'the owner pin stays while ADD may still be adopting');
     } finally {
-      holder.kill('SIGKILL'); // the holder itself (--no-fork): it started no other process
+      await holder.release();
     }
   });
 });
