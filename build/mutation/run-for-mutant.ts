@@ -97,7 +97,7 @@ function main(): number {
   // The module's own test files (src/state/names.ts: test/**/names*.test.ts) go first: a
   // mutant of a constant every module loads is reached by hundreds of tests, and at a small
   // budget the pass ran out among other files' tests before reaching the ones that check it
-  // (10 of names.ts's 17 budget mutants die to its own tests).
+  // (10 of names.ts's 15 budget mutants die to its own tests).
   const kills = killsIn(reportDir, file);
   const own = (t: string) => basename(fileOf(t)).startsWith(basename(file, '.ts'));
   const cost = (t: string) => (expected(t) + PROCESS_MS) / ((kills.get(t) ?? 0) + 1);
