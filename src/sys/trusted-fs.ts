@@ -248,6 +248,10 @@ function openTrustedFile(file: string): { fd: number; size: number } | undefined
     const code = errCode(err);
     if (code === 'ENOENT') return undefined;
     if (code === 'ELOOP') throw untrusted(`${file} is a symbolic link; refusing to follow it`, err);
+    // A socket (or a device node with no driver) fails in open() itself, before the fstat below
+    // could name it: it is as unusable as a FIFO, not an I/O failure to give up on.
+    const kind = code === 'ENXIO' || code === 'ENODEV' ? irregularKindAt(file) : undefined;
+    if (kind) throw untrusted(`${file} is ${kind}, not a regular file`, err);
     throw ioError('cannot open', file, err);
   }
   try {
@@ -260,6 +264,16 @@ function openTrustedFile(file: string): { fd: number; size: number } | undefined
   } catch (err) {
     closeSync(fd);
     throw err instanceof CniError ? err : ioError('cannot stat', file, err);
+  }
+}
+
+/** What is at `file` when it is not a regular file (lstat: never through a link), else undefined. */
+function irregularKindAt(file: string): string | undefined {
+  try {
+    const st = lstatSync(file);
+    return st.isFile() ? undefined : kindOf(st);
+  } catch {
+    return undefined;
   }
 }
 
