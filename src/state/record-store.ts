@@ -13,7 +13,7 @@
 // briefly, never look like records.
 import path from 'node:path';
 import fs from 'node:fs';
-import { CniError, ErrorCode, LockTimeoutError } from '../cni/errors';
+import { CniError, ErrorCode, LockTimeoutError, combineErrors } from '../cni/errors';
 import { checkPrivateDir, ensurePrivateDir, isTempName, isTempNameOf, readFileNoFollow, removeFileDurable, writeFileAtomic } from './atomic-file';
 import { type LockHandle, type LockOptions, isReadOnlyFs, unlockedHandle, withLock } from './lock';
 import { type AttachmentKey, fileNameToKey, keyToFileName } from './names';
@@ -193,7 +193,8 @@ export class RecordStore<T> {
   /**
    * GC: removes lock files of keys that have no record (left by older versions, or by a
    * plugin killed while holding one). Each under its own lock, taken with one try: a lock
-   * someone holds is theirs to clean. Names that are not lock files of ours are left alone.
+   * someone holds is theirs to clean. Names that are not lock files of ours are left alone;
+   * one that cannot be locked is reported (the first error's code) after the rest are swept.
    */
   async sweepLocks(): Promise<number> {
     let names: string[];
@@ -204,6 +205,7 @@ export class RecordStore<T> {
       throw new CniError(ErrorCode.IoFailure, `cannot list ${this.locksDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
     let removed = 0;
+    const refused: unknown[] = [];
     for (const name of names) {
       if (!name.endsWith(LOCK_SUFFIX)) continue;
       const key = fileNameToKey(name.slice(0, -LOCK_SUFFIX.length) + RECORD_SUFFIX);
@@ -212,9 +214,13 @@ export class RecordStore<T> {
         await this.withLock(key, { timeoutMs: 0 }, () => {});
         if (!fs.existsSync(path.join(this.locksDir, name))) removed++;
       } catch (err) {
-        if (!(err instanceof LockTimeoutError)) throw err;
+        // Held: its holder's to clean. Refused (a symlink or a FIFO planted at the name): not a
+        // lock file of ours, so it stays; the others are still swept, then it is reported.
+        if (!(err instanceof LockTimeoutError)) refused.push(err);
       }
     }
+    const failed = combineErrors(refused);
+    if (failed) throw failed;
     return removed;
   }
 
