@@ -7,6 +7,7 @@ import { existsSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { holdFlock } from '../helpers/flock-holder';
 import { hostState, sh, withNet, type TestNet } from '../helpers/host';
+import { CNI_BIN, type PluginRun, runPluginAsync } from '../helpers/plugin';
 
 const locksDir = (n: TestNet) => join(n.dataDir, 'locks');
 const lockName = (n: TestNet, containerId: string) => `${n.name}+${containerId}+eth0.lock`;
@@ -71,6 +72,28 @@ test('the id table locked by another process past lockTimeoutMs: GC answers 11 n
     for (const p of [a.netnsPin, a.usernsPin]) sh('sh', ['-c', `umount -l ${p}; rm -f ${p}`], { allowFail: true });
     n.cleanup();
     assert.equal(hostState(), before);
+  });
+});
+
+test("GC waiting on an attachment's lock while its DEL removes the record: nothing left to release, GC answers 0", async () => {
+  await withNet(async (n) => {
+    const conf = n.conf('1.1.0');
+    const a = n.attachment();
+    const add = n.run('ADD', a, conf);
+    assert.is(add.status, 0, add.stdout);
+    const held = await holdFlock(join(locksDir(n), lockName(n, a.containerId))); // as that DEL holds it
+    let gc: Promise<PluginRun>;
+    try {
+      gc = runPluginAsync({ CNI_COMMAND: 'GC', CNI_PATH: CNI_BIN }, gcConf(conf));
+      await new Promise((r) => setTimeout(r, 500)); // GC listed the record and waits for its lock
+      unlinkSync(join(n.dataDir, 'records', `${n.name}+${a.containerId}+eth0.json`)); // what the DEL does last
+    } finally {
+      await held.release();
+    }
+    const r = await gc;
+    assert.is(r.status, 0, r.stdout);
+    assert.is(r.stdout, '');
+    for (const p of [a.netnsPin, a.usernsPin]) sh('sh', ['-c', `umount -l ${p}; rm -f ${p}`], { allowFail: true });
   });
 });
 
