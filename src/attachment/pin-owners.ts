@@ -10,7 +10,10 @@
 // lock) before its record first names the pin and removed by its teardown; an entry whose
 // record file is gone (an ADD killed in between) is dropped when next read. Pins survive no
 // reboot, so the index needs no fsync: a plugin killed at any instant leaves it on disk.
-import { mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+// Its directories are checked like the records' (never through a symlink, root's alone): an
+// index that fails the check is not written to nor pruned, and who holds a pin is then read
+// from every record of the data dir - slower, never wrong, and DEL still finishes.
+import { closeSync, constants, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { AttachmentRecord, NamespaceRef } from '../generated/types';
 import { inspectNamespace } from '../ns';
@@ -18,6 +21,8 @@ import { currentBootId } from '../state/boot-id';
 import { isCorrupt, type CorruptRecord } from '../state/record-store';
 import { fileNameToKey, keyToFileName, type AttachmentKey } from '../state/names';
 import { pathHash } from '../sys/path-hash';
+import { checkPrivateDir, ensurePrivateDir } from '../state/atomic-file';
+import { CniError, ErrorCode } from '../cni/errors';
 import type { AttachmentContext } from './context';
 import { salvageRecord } from './salvage';
 
@@ -25,8 +30,26 @@ const sameKey = (a: AttachmentKey, b: AttachmentKey) => a.network === b.network 
 const show = (k: AttachmentKey) => `${k.network}/${k.containerId}/${k.ifname}`;
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
+// (libuv opens every fd close-on-exec.)
+const { O_WRONLY, O_CREAT, O_NOFOLLOW } = constants;
+
+const holdersRoot = (ctx: AttachmentContext) => join(ctx.store.dataDir, 'pin-holders');
+
 function holdersDir(ctx: AttachmentContext, pinPath: string): string {
-  return join(ctx.store.dataDir, 'pin-holders', pathHash(pinPath));
+  return join(holdersRoot(ctx), pathHash(pinPath));
+}
+
+/** Both levels of the index are real directories of root's (false: not there). Throws 102 or 5 when one is not. */
+function usableIndexDir(ctx: AttachmentContext, dir: string): boolean {
+  return checkPrivateDir(holdersRoot(ctx)) && checkPrivateDir(dir);
+}
+
+function mkdirIfMissing(dir: string): void {
+  try {
+    mkdirSync(dir, 0o700);
+  } catch (err) {
+    if (code(err) !== 'EEXIST') throw new CniError(ErrorCode.IoFailure, `cannot create directory ${dir}: ${code(err) ?? String(err)}`, { cause: err });
+  }
 }
 
 /** The pins (netns and userns) a record holds, by path. */
@@ -38,8 +61,17 @@ function heldPinPaths(rec: Pick<AttachmentRecord, 'netns' | 'userns'>): string[]
 export function notePinHolder(ctx: AttachmentContext, rec: Pick<AttachmentRecord, 'netns' | 'userns'>): void {
   for (const p of heldPinPaths(rec)) {
     const dir = holdersDir(ctx, p);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, keyToFileName(ctx.key)), '', { mode: 0o600, flag: 'w' });
+    ensurePrivateDir(ctx.store.dataDir); // there already but in tests: the lock of the record's key lives in it
+    mkdirIfMissing(holdersRoot(ctx));
+    mkdirIfMissing(dir);
+    usableIndexDir(ctx, dir);
+    const entry = join(dir, keyToFileName(ctx.key));
+    try {
+      closeSync(openSync(entry, O_WRONLY | O_CREAT | O_NOFOLLOW, 0o600));
+    } catch (err) {
+      if (code(err) === 'ELOOP') throw new CniError(ErrorCode.StateFailure, `pin holder entry ${entry} is a symbolic link; refusing to follow it`, { cause: err });
+      throw new CniError(ErrorCode.IoFailure, `cannot create pin holder entry ${entry}: ${code(err) ?? String(err)}`, { cause: err });
+    }
   }
 }
 
@@ -48,9 +80,10 @@ export function dropPinHolder(ctx: AttachmentContext, paths: string[], key: Atta
   for (const p of paths) {
     const dir = holdersDir(ctx, p);
     try {
+      if (!usableIndexDir(ctx, dir)) continue;
       unlinkSync(join(dir, keyToFileName(key)));
     } catch {
-      /* not entered, or gone */
+      /* not entered, gone, or an index not to touch */
     }
     try {
       rmdirSync(dir);
@@ -70,12 +103,14 @@ export function dropPinHolderOf(ctx: AttachmentContext, rec: Pick<AttachmentReco
  * of the data dir is never listed. An entry without a record file is stale and dropped.
  */
 function recordsNaming(ctx: AttachmentContext, path: string): Array<{ key: AttachmentKey; record: AttachmentRecord | CorruptRecord }> {
+  const dir = holdersDir(ctx, path);
   let names: string[];
   try {
-    names = readdirSync(holdersDir(ctx, path));
+    if (!usableIndexDir(ctx, dir)) return [];
+    names = readdirSync(dir);
   } catch (err) {
-    if (code(err) === 'ENOENT') return [];
-    throw err;
+    ctx.log?.error('pin-holders-unusable', { dir, error: (err as Error).message });
+    return ctx.store.list().filter(({ key }) => !sameKey(key, ctx.key));
   }
   const out: Array<{ key: AttachmentKey; record: AttachmentRecord | CorruptRecord }> = [];
   for (const name of names) {
