@@ -11,38 +11,16 @@ import type { AttachmentContext } from '../../src/attachment/context';
 import { openStore } from '../../src/attachment/context';
 import { dropPinHolder, notePinHolder, otherPinHolders, pinCreator } from '../../src/attachment/pin-owners';
 import { ErrorCode } from '../../src/cni/errors';
-import type { AttachmentRecord, NamespaceRef } from '../../src/generated/types';
-import { currentBootId } from '../../src/state/boot-id';
 import { keyToFileName, type AttachmentKey } from '../../src/state/names';
 import { pathHash } from '../../src/sys/path-hash';
 import { expectCniError } from '../helpers/cni-errors';
 import { cleanupRoot, ROOT, uniq } from '../helpers/ns-util';
+import { NET_REF, NETNS, USERNS, pinRecord } from './helpers/pin-record';
 
 test.after(() => cleanupRoot());
 
-const NETNS = '/run/netns/pod';
-const USERNS = '/run/userns/pod';
-const NET_REF: NamespaceRef = { path: NETNS, inode: 11, pin: 'pinned' };
 const keyOf = (containerId: string): AttachmentKey => ({ network: 'net1', containerId, ifname: 'eth0' });
-
-function record(key: AttachmentKey): AttachmentRecord {
-  const now = new Date().toISOString();
-  return {
-    schemaVersion: 1,
-    network: key.network,
-    containerId: key.containerId,
-    ifname: key.ifname,
-    cniVersion: '1.0.0',
-    mode: 'create',
-    phase: 'ready',
-    bootId: currentBootId(),
-    createdAt: now,
-    updatedAt: now,
-    netns: { path: NETNS, inode: 11, pin: 'pinned', token: 'aaaaaaaa' },
-    userns: { path: USERNS, inode: 22, pin: 'pinned', token: 'aaaaaaaa' },
-    delegates: [],
-  };
-}
+const record = pinRecord;
 
 /** A data dir where `holders` are entered and recorded as ADD leaves them; contexts for any key. */
 function dataDirWith(...holders: string[]): { dir: string; ctx: (k: AttachmentKey) => AttachmentContext } {

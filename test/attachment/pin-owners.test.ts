@@ -10,19 +10,17 @@ import { join } from 'node:path';
 import type { AttachmentContext } from '../../src/attachment/context';
 import { openStore } from '../../src/attachment/context';
 import { dropPinHolder, dropPinHolderOf, notePinHolder, otherPinHolders, ourPinPairAt, pinCreator, usernsPinHolder, usernsPinPathFor } from '../../src/attachment/pin-owners';
-import type { AttachmentRecord, NamespaceRef } from '../../src/generated/types';
+import type { AttachmentRecord } from '../../src/generated/types';
 import { createPinnedNamespaces } from '../../src/ns/index';
-import { currentBootId } from '../../src/state/boot-id';
 import { keyToFileName, type AttachmentKey } from '../../src/state/names';
 import { pathHash } from '../../src/sys/path-hash';
+import { BOOT, NET_REF, NETNS, USER_REF, USERNS, pinRecord } from './helpers/pin-record';
 import { cleanupRoot, NET_DIR, ONE, pinPaths, ROOT, safeUnpin, USER_DIR, uniq } from '../helpers/ns-util';
 
 test.after(() => cleanupRoot());
 
-const BOOT = currentBootId();
 const OTHER_BOOT = '00000000-0000-0000-0000-000000000000';
-const NETNS = '/run/netns/pod';
-const USERNS = '/run/userns/pod';
+const record = pinRecord;
 
 /** A data dir of its own and a context for `key` in it (what pin-owners reads of a context). */
 function dataDir(): { dir: string; ctx: (key: AttachmentKey) => AttachmentContext } {
@@ -33,26 +31,6 @@ function dataDir(): { dir: string; ctx: (key: AttachmentKey) => AttachmentContex
 
 const keyOf = (containerId: string, ifname = 'eth0'): AttachmentKey => ({ network: 'net1', containerId, ifname });
 const show = (k: AttachmentKey) => `${k.network}/${k.containerId}/${k.ifname}`;
-
-/** A record naming the pins (netns inode 11, owner 22, both pinned, this boot) unless told otherwise. */
-function record(key: AttachmentKey, over: { netns?: Partial<NamespaceRef>; userns?: Partial<NamespaceRef>; bootId?: string } = {}): AttachmentRecord {
-  const now = new Date().toISOString();
-  return {
-    schemaVersion: 1,
-    network: key.network,
-    containerId: key.containerId,
-    ifname: key.ifname,
-    cniVersion: '1.0.0',
-    mode: 'create',
-    phase: 'ready',
-    bootId: over.bootId ?? BOOT,
-    createdAt: now,
-    updatedAt: now,
-    netns: { path: NETNS, inode: 11, pin: 'pinned', token: 'aaaaaaaa', ...over.netns },
-    userns: { path: USERNS, inode: 22, pin: 'pinned', token: 'aaaaaaaa', ...over.userns },
-    delegates: [],
-  };
-}
 
 /** The record stored and entered as a holder of the pins it names (as ADD does, entry first). */
 function holder(ctx: AttachmentContext, rec: AttachmentRecord): void {
@@ -68,8 +46,6 @@ function damaged(ctx: AttachmentContext, text: string): void {
 }
 
 const indexDir = (dir: string, pin: string) => join(dir, 'pin-holders', pathHash(pin));
-const NET_REF: NamespaceRef = { path: NETNS, inode: 11, pin: 'pinned' };
-const USER_REF: NamespaceRef = { path: USERNS, inode: 22, pin: 'pinned' };
 
 test('records entered as holders of a pin are its other holders, each seen from the others; the asker is not one', () => {
   const d = dataDir();

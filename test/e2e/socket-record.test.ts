@@ -1,29 +1,21 @@
 // A unix socket where an attachment's record belongs (planted, or left by a broken tool): DEL
 // and GC must still finish. Before, open()'s ENXIO surfaced as code 5 on every DEL, and GC
 // failed on the listing, so nothing in the data dir was ever released again.
-import { linkSync, lstatSync, existsSync, unlinkSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hostState, sh, withNet, type TestNet } from '../helpers/host';
+import { socketAt } from '../helpers/unix-socket';
 
 function recordPath(n: TestNet, containerId: string): string {
   return join(n.dataDir, 'records', `${n.name}+${containerId}+eth0.json`);
 }
 
-/** Replaces `file` by a unix socket nobody listens on (a hard link outlives Node's unlink at close). */
+/** Replaces `file` by a unix socket nobody listens on. */
 async function socketInsteadOf(file: string): Promise<void> {
   unlinkSync(file);
-  const bound = `${file}.bound`;
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
-  try {
-    linkSync(bound, file);
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
-  assert.ok(lstatSync(file).isSocket());
+  await socketAt(file);
 }
 
 /** The pins of an attachment whose record is beyond salvage stay (nothing proves them ours): removed as the error message says. */

@@ -3,29 +3,16 @@
 // is, an unusable file that DEL and GC clear, and never as an I/O failure that stops them for
 // good. A real I/O failure (here EMFILE) must stay one: a record taken for damaged is dropped.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../src/cni/errors';
 import { readTrustedFile, trustedFileSize } from '../../src/sys/trusted-fs';
 import { type AttachmentKey, RecordStore, isCorrupt } from '../../src/state/record-store';
+import { socketAt } from '../helpers/unix-socket';
 import { expectCniError, withTempDir } from './helpers';
 
 const key = (containerId: string): AttachmentKey => ({ network: 'net1', containerId, ifname: 'eth0' });
-
-/** Leaves a unix socket inode at `at` with no one listening (Node unlinks its own path on close; a hard link stays). */
-async function socketAt(at: string): Promise<void> {
-  const bound = `${at}.bound`;
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(bound, resolve));
-  try {
-    fs.linkSync(bound, at);
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
-  assert.ok(fs.lstatSync(at).isSocket(), 'a socket is there');
-}
 
 test('read: a socket is refused as what it is (code 102, naming it), not an I/O failure', () =>
   withTempDir(async (dir) => {
