@@ -1,4 +1,4 @@
-// npm run mutate [group...]: the mutation pass over the safety core (not in CI: it takes hours).
+// npm run mutate [group|src file...]: the mutation pass over the safety core (not in CI: it takes hours).
 // One StrykerJS run (build/mutation/stryker.config.json: command runner, mutant schemata,
 // concurrency 2, nice 19) over every group's files, testing the mutants of the asked groups (all
 // by default; run.sh passes over the others), in a sandbox where each mutant runs only the tests
@@ -15,9 +15,17 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 process.chdir(root);
 const { GROUPS } = JSON.parse(readFileSync(join(root, 'build/mutation/groups.json'), 'utf8'));
-const asked = process.argv.slice(2);
+const expanded = (globs) => globs.flatMap((f) => (f.endsWith('*.ts') ? expand(f) : [f]));
+// Arguments: group names, or source files (a pass after a change to one file: only its mutants
+// are tested, and the summary covers the groups holding it).
+const args = process.argv.slice(2);
+const files = args.filter((a) => a.includes('/'));
+const asked = args.filter((a) => !a.includes('/'));
 for (const g of asked) if (!(g in GROUPS)) throw new Error(`mutate: unknown group ${g}; groups: ${Object.keys(GROUPS).join(', ')}`);
-const groups = asked.length ? asked : Object.keys(GROUPS);
+const holding = (f) => Object.keys(GROUPS).filter((g) => expanded(GROUPS[g]).includes(f));
+for (const f of files) if (!holding(f).length) throw new Error(`mutate: ${f} is in no group`);
+const groups = [...new Set([...asked, ...files.flatMap(holding)])];
+if (!groups.length) groups.push(...Object.keys(GROUPS));
 const out = join(root, 'reports/mutation');
 mkdirSync(out, { recursive: true });
 const config = JSON.parse(readFileSync(join(root, 'build/mutation/stryker.config.json'), 'utf8'));
@@ -25,9 +33,8 @@ delete config.$schema;
 
 // Every group is instrumented (stable ids, one coverage run for all); the asked ones are tested.
 const everyFile = Object.values(GROUPS).flat();
-const expanded = (globs) => globs.flatMap((f) => (f.endsWith('*.ts') ? expand(f) : [f]));
 process.env.MUTATION_SCOPE = expanded(everyFile).join(',');
-process.env.MUTATION_FOCUS = expanded(groups.flatMap((g) => GROUPS[g])).join(' ');
+process.env.MUTATION_FOCUS = [...new Set([...files, ...expanded(asked.flatMap((g) => GROUPS[g]))])].join(' ') || expanded(groups.flatMap((g) => GROUPS[g])).join(' ');
 process.env.MUTATION_REPORT_DIR = out;
 await new Stryker({
   ...config,

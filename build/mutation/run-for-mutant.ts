@@ -26,6 +26,13 @@ const wallBudgetMs = 2 * budgetMs;
 const PROCESS_MS = 1500;
 /** Tests of one file per process, at most (fewer Node starts, still a small blast radius). */
 const BATCH = 8;
+/**
+ * MUTATION_FIRST=part[,part...]: tests whose file path holds one of these go before all others.
+ * For a re-run after a survivor was judged by hand (try-tests.ts found the test that kills it,
+ * which the budget never reached): the pass then records that kill itself.
+ */
+const FIRST = (process.env.MUTATION_FIRST ?? '').split(',').filter(Boolean);
+const hinted = (t: string) => FIRST.some((part) => fileOf(t).includes(part));
 
 /**
  * The mutant's file and an identity that outlives Stryker's numbering: ids count across all
@@ -101,7 +108,9 @@ function main(): number {
   const kills = killsIn(reportDir, file);
   const own = (t: string) => basename(fileOf(t)).startsWith(basename(file, '.ts'));
   const cost = (t: string) => (expected(t) + PROCESS_MS) / ((kills.get(t) ?? 0) + 1);
-  const order = reaching.filter((t) => !alreadyTried(before, t)).sort((a, b) => Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || Number(own(b)) - Number(own(a)) || cost(a) - cost(b));
+  const order = reaching
+    .filter((t) => !alreadyTried(before, t))
+    .sort((a, b) => Number(hinted(b)) - Number(hinted(a)) || Number(a.endsWith(WHOLE_FILE)) - Number(b.endsWith(WHOLE_FILE)) || Number(own(b)) - Number(own(a)) || cost(a) - cost(b));
   const outcome: Outcome = { mutant, file, src, ordinal, status: reaching.length ? 'survived' : 'uncovered', tried: {}, reaching: reaching.length, ms: 0 };
   for (const t of reaching) if (alreadyTried(before, t)) outcome.tried[t] = before!.tried[t]!;
   let spent = 0;
