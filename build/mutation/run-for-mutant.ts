@@ -27,12 +27,12 @@ const PROCESS_MS = 1500;
 /** Tests of one file per process, at most (fewer Node starts, still a small blast radius). */
 const BATCH = 8;
 /**
- * MUTATION_FIRST=part[,part...]: tests whose file path holds one of these go before all others.
- * For a re-run after a survivor was judged by hand (try-tests.ts found the test that kills it,
- * which the budget never reached): the pass then records that kill itself.
+ * MUTATION_FIRST='part|part...': tests whose id (file > name) holds one of these go before all
+ * others. For a re-run after a survivor was judged by hand (try-tests.ts found the test that
+ * kills it, which the budget never reached): the pass then records that kill itself.
  */
-const FIRST = (process.env.MUTATION_FIRST ?? '').split(',').filter(Boolean);
-const hinted = (t: string) => FIRST.some((part) => fileOf(t).includes(part));
+const FIRST = (process.env.MUTATION_FIRST ?? '').split('|').filter(Boolean);
+const hinted = (t: string) => FIRST.some((part) => t.includes(part));
 
 /**
  * The mutant's file and an identity that outlives Stryker's numbering: ids count across all
