@@ -64,6 +64,19 @@ test('a symlinked pin-holders/: holders come from the records; nothing is entere
   assert.not.ok(fs.existsSync(join(elsewhere, pathHash(NETNS), keyToFileName(keyOf('b')))), 'nothing entered through it');
 });
 
+test("a symlink at one pin's index dir: holders come from the records, and nothing is pruned through it", () => {
+  const d = dataDirWith('a');
+  const elsewhere = `${ROOT}/elsewhere-${uniq()}`;
+  fs.renameSync(indexDir(d.dir, NETNS), elsewhere);
+  fs.symlinkSync(elsewhere, indexDir(d.dir, NETNS));
+  const theirEntry = join(elsewhere, keyToFileName(keyOf('gone')));
+  fs.writeFileSync(theirEntry, ''); // an entry without a record: pruned were it our index
+  assert.equal(otherPinHolders(d.ctx(keyOf('b')), NET_REF, 'net'), ['net1/a/eth0']);
+  dropPinHolder(d.ctx(keyOf('a')), [NETNS]);
+  assert.ok(fs.existsSync(theirEntry), 'not pruned through the link');
+  assert.ok(fs.existsSync(join(elsewhere, keyToFileName(keyOf('a')))), 'not removed through the link');
+});
+
 test("a symlink at a holder's entry: entering refuses it (102) and leaves its target as it was", async () => {
   const d = dataDirWith('a');
   const target = `${ROOT}/target-${uniq()}`;
