@@ -54,7 +54,7 @@ function identify(mutant: string): { file: string; src: string; ordinal: number 
   return undefined;
 }
 
-/** Up to BATCH tests of one file per process, in the order given; a whole file alone. */
+/** Up to BATCH tests of one file per process, in the order given; a whole file alone; a hinted test (MUTATION_FIRST) only with hinted ones. */
 function batches(order: string[]): string[][] {
   const left = [...order];
   const out: string[][] = [];
@@ -63,7 +63,7 @@ function batches(order: string[]): string[][] {
     const batch = [first];
     if (!first.endsWith(WHOLE_FILE)) {
       for (let i = 0; i < left.length && batch.length < BATCH; ) {
-        if (fileOf(left[i]!) === fileOf(first) && !left[i]!.endsWith(WHOLE_FILE)) batch.push(...left.splice(i, 1));
+        if (fileOf(left[i]!) === fileOf(first) && !left[i]!.endsWith(WHOLE_FILE) && hinted(left[i]!) === hinted(first)) batch.push(...left.splice(i, 1));
         else i++;
       }
     }
